@@ -1,0 +1,323 @@
+#include "milters/milter/engine.h"
+
+#include "common/log/log.h"
+#include "common/util/text.h"
+#include "milters/auth/spf/spf.h"
+#include "milters/milter/authres.h"
+
+namespace mailward::milter {
+
+std::string_view to_string(Action action) noexcept {
+  switch (action) {
+    case Action::accept: return "accept";
+    case Action::reject: return "reject";
+    case Action::tempfail: return "tempfail";
+    case Action::hold: return "hold";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::string_view kAuthResults = "Authentication-Results";
+
+dkim::SignOptions sign_options(const Settings& s, std::int64_t now) {
+  dkim::SignOptions o;
+  if (!s.dkim_signed_headers.empty()) o.signed_headers = s.dkim_signed_headers;
+  if (!s.dkim_oversigned_headers.empty()) o.oversigned_headers = s.dkim_oversigned_headers;
+  o.now = now;
+  o.expire_after = s.dkim_signature_lifetime.count();
+  return o;
+}
+
+// The identity DMARC aligns with SPF: MAIL FROM's domain, or the HELO name for the null sender
+// (RFC 7489 §4.1 via RFC 7208 §2.4).
+std::string spf_identity_domain(const spf::Verdict& v) {
+  std::size_t at = v.sender.rfind('@');
+  return text::normalize_domain(at == std::string::npos ? v.sender : v.sender.substr(at + 1));
+}
+
+std::string smtp_reply_safe(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 32 || u >= 127 || c == '%' ? ' ' : c);
+  }
+  return out;
+}
+
+}  // namespace
+
+Engine::Engine(Settings settings, dns::Resolver& resolver, dmarc::PublicSuffixList psl,
+               std::vector<dkim::SigningKey> signing_keys, Clock clock, PercentDraw draw)
+    : settings_(std::move(settings)),
+      resolver_(resolver),
+      psl_(std::move(psl)),
+      signing_keys_(std::move(signing_keys)),
+      clock_(std::move(clock)),
+      draw_(std::move(draw)) {}
+
+Engine::~Engine() = default;
+
+std::unique_ptr<MessageScan> Engine::begin(Envelope envelope) {
+  return std::make_unique<MessageScan>(*this, std::move(envelope));
+}
+
+bool Engine::is_outgoing(const Envelope& e) const {
+  if (!e.auth_user.empty()) return true;
+  if (!e.client_ip) return true;  // submitted on this host (Postfix's sendmail / pickup)
+  for (const net::Network& n : settings_.trusted_networks)
+    if (n.contains(*e.client_ip)) return true;
+  return false;
+}
+
+std::vector<dkim::SigningKey> Engine::keys_for(std::string_view from_domain) const {
+  std::string domain = text::normalize_domain(from_domain);
+  while (!domain.empty()) {
+    std::vector<dkim::SigningKey> out;
+    for (const dkim::SigningKey& k : signing_keys_)
+      if (k.domain == domain) out.push_back(k);
+    if (!out.empty()) return out;
+    std::size_t dot = domain.find('.');
+    if (dot == std::string::npos) break;
+    domain.erase(0, dot + 1);
+  }
+  return {};
+}
+
+MessageScan::MessageScan(Engine& engine, Envelope envelope)
+    : engine_(engine), envelope_(std::move(envelope)) {
+  outgoing_ = engine_.is_outgoing(envelope_);
+}
+
+MessageScan::~MessageScan() = default;
+
+void MessageScan::add_header(mail::HeaderField field) {
+  std::size_t bytes = field.name.size() + field.value.size();
+  if (headers_.size() >= engine_.limits_.max_header_fields ||
+      header_bytes_ + bytes > engine_.limits_.max_header_bytes) {
+    ++dropped_headers_;
+    return;
+  }
+  header_bytes_ += bytes;
+  headers_.push_back(std::move(field));
+}
+
+void MessageScan::end_of_headers() {
+  const Settings& s = engine_.settings_;
+  if (dropped_headers_ > 0)
+    log::for_message(log::Level::warning, envelope_.queue_id, "header limits exceeded: ",
+                     dropped_headers_, " fields not examined");
+  if (outgoing_) {
+    if (!s.dkim_sign) return;
+    dmarc::FromDomain from = dmarc::from_domain_of(headers_);
+    if (from.domain.empty()) return;
+    auto keys = engine_.keys_for(from.domain);
+    if (keys.empty()) return;
+    signing_domain_ = keys.front().domain;
+    signer_ = std::make_unique<dkim::Signer>(std::move(keys), sign_options(s, engine_.clock_()));
+    signer_->set_headers(headers_);
+    return;
+  }
+  if (s.dkim_verify) {
+    dkim::VerifyOptions o;
+    o.min_rsa_bits = s.dkim_min_rsa_bits;
+    o.now = engine_.clock_();
+    verifier_ = std::make_unique<dkim::Verifier>(engine_.resolver_, engine_.key_cache_, o);
+    verifier_->set_headers(headers_);
+  }
+}
+
+void MessageScan::add_body(std::string_view chunk) {
+  if (signer_) signer_->add_body(chunk);
+  if (verifier_) verifier_->add_body(chunk);
+}
+
+Decision MessageScan::finish() {
+  Decision d = outgoing_ ? finish_outgoing() : finish_incoming();
+  remove_forged_results(d);
+  if (!envelope_.queue_id.empty() || !d.log.empty())
+    log::for_message(log::Level::info, envelope_.queue_id, d.log, " action=", to_string(d.action));
+  return d;
+}
+
+void MessageScan::remove_forged_results(Decision& d) const {
+  const std::string& ours = engine_.settings_.authserv_id;
+  int occurrence = 0;
+  int removed = 0;
+  std::vector<HeaderEdit> removals;
+  for (const mail::HeaderField& h : headers_) {
+    if (!text::iequals(h.name, kAuthResults)) continue;
+    ++occurrence;
+    if (text::iequals(authserv_id_of(h.value), ours)) {
+      // Removing shifts later occurrences down by one, so each index accounts for earlier removals.
+      removals.push_back({HeaderEdit::Kind::remove, std::string(kAuthResults), "",
+                          occurrence - removed});
+      ++removed;
+    }
+  }
+  // Removals come first: they count occurrences among the fields the message arrived with.
+  d.edits.insert(d.edits.begin(), removals.begin(), removals.end());
+  if (removed > 0) d.log += " removed_forged_authentication_results=" + std::to_string(removed);
+}
+
+Decision MessageScan::finish_outgoing() {
+  Decision d;
+  d.action = Action::accept;
+  d.log = "outgoing";
+  if (!envelope_.auth_user.empty()) d.log += " sasl_user=" + envelope_.auth_user;
+  if (!signer_) {
+    d.log += " dkim=not-signed (no key for the From domain)";
+    return d;
+  }
+  std::vector<mail::HeaderField> signatures = signer_->finish();
+  // Prepended in reverse so that the first signature ends up on top.
+  for (auto it = signatures.rbegin(); it != signatures.rend(); ++it)
+    d.edits.push_back({HeaderEdit::Kind::insert, it->name, it->value, 0});
+  d.log += " dkim=signed d=" + signing_domain_ + " signatures=" + std::to_string(signatures.size());
+  return d;
+}
+
+Decision MessageScan::finish_incoming() {
+  const Settings& s = engine_.settings_;
+  Decision d;
+  std::vector<AuthResultEntry> entries;
+  std::string log_line = "incoming";
+  if (envelope_.client_ip) log_line += " client=" + envelope_.client_ip->to_string();
+
+  // SPF (RFC 7208): the MAIL FROM identity, which is postmaster@HELO for the null sender.
+  std::optional<spf::Verdict> spf_verdict;
+  if (s.spf_enabled && envelope_.client_ip) {
+    spf::Request req;
+    req.client_ip = *envelope_.client_ip;
+    req.mail_from = envelope_.mail_from;
+    req.helo = envelope_.helo;
+    req.receiver = s.authserv_id;
+    req.now = engine_.clock_();
+    spf_verdict = spf::check_mail_from(engine_.resolver_, req);
+    AuthResultEntry e{"spf", std::string(spf::to_string(spf_verdict->result)), {}, {}};
+    if (!spf_verdict->problem.empty()) e.comment = spf_verdict->problem;
+    else if (!spf_verdict->mechanism.empty())
+      e.comment = spf_verdict->domain + ": " + req.client_ip.to_string() + " matched " +
+                  spf_verdict->mechanism;
+    if (envelope_.mail_from.empty()) e.properties.emplace_back("smtp.helo", envelope_.helo);
+    else e.properties.emplace_back("smtp.mailfrom", spf_verdict->sender);
+    entries.push_back(std::move(e));
+    log_line += " spf=" + std::string(spf::to_string(spf_verdict->result));
+    if (!spf_verdict->problem.empty()) log_line += " (" + spf_verdict->problem + ")";
+  }
+
+  // DKIM (RFC 6376): one result per signature.
+  std::vector<dkim::SignatureResult> signatures;
+  if (verifier_) {
+    signatures = verifier_->finish();
+    if (signatures.empty()) {
+      entries.push_back({"dkim", "none", {}, {}});
+      log_line += " dkim=none";
+    }
+    for (const dkim::SignatureResult& r : signatures) {
+      AuthResultEntry e{"dkim", std::string(dkim::to_string(r.status)), r.reason, {}};
+      if (!r.domain.empty()) e.properties.emplace_back("header.d", r.domain);
+      if (!r.selector.empty()) e.properties.emplace_back("header.s", r.selector);
+      if (!r.algorithm.empty()) e.properties.emplace_back("header.a", r.algorithm);
+      if (!r.b_prefix.empty()) e.properties.emplace_back("header.b", r.b_prefix);
+      entries.push_back(std::move(e));
+      log_line += " dkim=" + std::string(dkim::to_string(r.status)) + " d=" + r.domain;
+      if (!r.reason.empty() && r.status != dkim::Status::pass) log_line += " (" + r.reason + ")";
+    }
+  }
+
+  d.action = Action::accept;
+  // DMARC (RFC 7489), handed the SPF and DKIM results computed above: nothing is re-derived from
+  // headers another program wrote.
+  if (s.dmarc_enabled) {
+    dmarc::FromDomain from = dmarc::from_domain_of(headers_);
+    if (from.domain.empty()) {
+      entries.push_back({"dmarc", "none", from.problem, {}});
+      log_line += " dmarc=none (" + from.problem + ")";
+    } else {
+      dmarc::Input in;
+      in.from_domain = from.domain;
+      bool spf_temperror = false;
+      if (spf_verdict) {
+        in.spf_pass = spf_verdict->result == spf::Result::pass;
+        in.spf_domain = spf_identity_domain(*spf_verdict);
+        spf_temperror = spf_verdict->result == spf::Result::temperror;
+      }
+      bool dkim_temperror = false;
+      for (const dkim::SignatureResult& r : signatures) {
+        if (r.status == dkim::Status::pass) in.dkim_pass_domains.push_back(r.domain);
+        dkim_temperror = dkim_temperror || r.status == dkim::Status::temperror;
+      }
+      dmarc::Result r = dmarc::evaluate(engine_.resolver_, engine_.psl_, in, engine_.draw_());
+      std::string policy(dmarc::to_string(r.published));
+      AuthResultEntry e{"dmarc", std::string(dmarc::to_string(r.status)), {}, {}};
+      if (r.status == dmarc::Status::pass || r.status == dmarc::Status::fail)
+        e.comment = "p=" + policy + " dis=" + std::string(dmarc::to_string(r.applied));
+      else
+        e.comment = r.reason;
+      e.properties.emplace_back("header.from", from.domain);
+      if (r.status == dmarc::Status::pass || r.status == dmarc::Status::fail)
+        e.properties.emplace_back("policy.dmarc", policy);
+      log_line += " dmarc=" + std::string(dmarc::to_string(r.status)) + " from=" + from.domain;
+
+      bool forwarder = false;
+      for (const net::Network& n : s.trusted_forwarders)
+        forwarder = forwarder || (envelope_.client_ip && n.contains(*envelope_.client_ip));
+
+      if (r.status == dmarc::Status::temperror && s.dmarc_tempfail_on_temperror) {
+        d.action = Action::tempfail;
+        d.reply_code = "451";
+        d.enhanced_code = "4.7.5";  // RFC 7372: cryptographic failure... closest "try later" for auth
+        d.reply_text = "Cannot check the DMARC policy of " + from.domain + " right now; try again later";
+        log_line += " (" + r.reason + ")";
+      } else if (r.status == dmarc::Status::fail && s.dmarc_enforce && !forwarder &&
+                 r.applied != dmarc::Policy::none) {
+        if ((spf_temperror || dkim_temperror) && s.dmarc_tempfail_on_temperror) {
+          // A temporary DNS failure may be what made authentication fail: never reject on it.
+          d.action = Action::tempfail;
+          d.reply_code = "451";
+          d.enhanced_code = "4.7.1";
+          d.reply_text = "Cannot authenticate mail from " + from.domain + " right now; try again later";
+        } else if (r.applied == dmarc::Policy::reject) {
+          d.action = Action::reject;
+          d.reply_code = "550";
+          d.enhanced_code = "5.7.1";
+          d.reply_text = "Rejected by DMARC policy of " + from.domain + ": " + r.reason;
+        } else if (s.dmarc_quarantine == QuarantineAction::hold) {
+          d.action = Action::hold;
+          d.hold_reason = "DMARC quarantine policy of " + from.domain;
+        } else {
+          d.edits.push_back({HeaderEdit::Kind::insert, s.dmarc_quarantine_header,
+                             " DMARC policy of " + smtp_reply_safe(from.domain) +
+                                 " is quarantine; authentication failed",
+                             0});
+        }
+        log_line += " (" + r.reason + ")";
+      } else if (r.status == dmarc::Status::fail && forwarder) {
+        e.comment += "; not enforced: trusted forwarder";
+        log_line += " (not enforced: trusted forwarder)";
+      }
+      entries.push_back(std::move(e));
+    }
+  }
+
+  // SPF hard fail rejected on its own only when the operator asked for it (DMARC usually decides).
+  if (d.action == Action::accept && s.spf_reject_fail && spf_verdict &&
+      spf_verdict->result == spf::Result::fail) {
+    d.action = Action::reject;
+    d.reply_code = "550";
+    d.enhanced_code = "5.7.23";  // RFC 7372 §3.2: SPF validation failed
+    d.reply_text = "SPF check failed for " + spf_verdict->domain +
+                   (spf_verdict->explanation.empty() ? "" : ": " + spf_verdict->explanation);
+  }
+  d.reply_text = smtp_reply_safe(d.reply_text);
+
+  // RFC 8601 §5: our field goes on top.
+  d.edits.insert(d.edits.begin(), {HeaderEdit::Kind::insert, std::string(kAuthResults),
+                                   format_authentication_results(s.authserv_id, entries), 0});
+  d.log = std::move(log_line);
+  return d;
+}
+
+}  // namespace mailward::milter
