@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The test command (README, and .ci/run): installs what is needed, builds twice (gcc, and clang with
+# ASan + UBSan + libFuzzer), runs the unit tests under the sanitizers, a short run of every fuzz
+# target, then every test of the normal build (unit, fuzz seed replays, integration through real
+# Postfix, Dovecot and nsd in a network namespace). Ends with CTest's summary line.
+#
+#   sudo scripts/test.sh            # everything
+#   FUZZ_SECONDS=5 scripts/test.sh  # shorter fuzz runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+bash scripts/install-deps.sh
+
+echo "== build (gcc, RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== build (clang, ASan + UBSan + libFuzzer)"
+CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DMAILWARD_FUZZ=ON -DMAILWARD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+
+echo "== unit tests under ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest -L unit --output-on-failure -j"$jobs" | tail -n 3)
+
+echo "== fuzz targets, ${fuzz_seconds}s each"
+fuzz_failed=0
+for target in build-asan/fuzz_*; do
+  [ -x "$target" ] || continue
+  name=${target##*/fuzz_}
+  corpus=$(mktemp -d)
+  cp -r "tests/fuzz/seeds/$name/." "$corpus/" 2>/dev/null || true
+  if "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
+       -print_final_stats=0 "$corpus" >"$corpus.log" 2>&1; then
+    echo "fuzz $name: ok ($(grep -c '' "$corpus.log") log lines)"
+  else
+    echo "fuzz $name: FAILED"; tail -n 40 "$corpus.log"; fuzz_failed=1
+  fi
+  rm -rf "$corpus" "$corpus.log"
+done
+[ "$fuzz_failed" -eq 0 ] || { echo "a fuzz target failed"; exit 1; }
+
+echo "== all tests (unit, fuzz replays, integration)"
+unset ASAN_OPTIONS UBSAN_OPTIONS
+cd build
+ctest --output-on-failure --timeout 600
