@@ -64,6 +64,7 @@ std::unique_ptr<MessageScan> Engine::begin(Envelope envelope) {
 }
 
 bool Engine::is_outgoing(const Envelope& e) const {
+  if (e.direction != Direction::automatic) return e.direction == Direction::outgoing;
   if (!e.auth_user.empty()) return true;
   if (!e.client_ip) return true;  // submitted on this host (Postfix's sendmail / pickup)
   for (const net::Network& n : settings_.trusted_networks)

@@ -32,7 +32,10 @@
 
 namespace mailward::milter {
 
+enum class Direction { automatic, incoming, outgoing };
+
 struct Envelope {
+  Direction direction = Direction::automatic;  // tools may force one; the milter never does
   std::optional<net::IpAddress> client_ip;  // absent for mail submitted on the host (sendmail)
   std::string client_name;
   std::string helo;
