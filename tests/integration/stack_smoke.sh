@@ -38,6 +38,6 @@ mw_wait_delivery "$marker2" 30 >/dev/null || fail "submitted message not deliver
 # Without credentials the submission port refuses.
 mw_send "$work/m3.out" "$MW_IP_SUBMIT" client.outside.example "$MW_USER" "$MW_RCPT" "$work/m2.eml" --port 587 \
   && fail "unauthenticated submission was accepted"
-mw_smtp_last "$work/m3.out" | grep -q '^5' || fail "unauthenticated submission not refused with 5xx"
+mw_smtp_last "$work/m3.out" | grep -q "^5" || fail "unauthenticated submission not refused with 5xx"
 
 echo "stack_smoke: PASS"

@@ -44,6 +44,7 @@ declare -A MW_DMARC=(
   [quarantine.example]="v=DMARC1; p=quarantine"
   [none.example]="v=DMARC1; p=none"
   [nodmarc.example]=""
+  [dnsdown.example]="v=DMARC1; p=reject"   # only used while nsd is down (never cached)
 )
 MW_OUT_SELECTOR=s1
 MW_PYTHON=/usr/bin/python3   # python3-dkim lives in Debian's python, not in a pyenv one
@@ -576,10 +577,17 @@ mw_send() {
   mw_swaks "$out" "$src" --helo "$helo" --from "$from" --to "$rcpt" --data "@$file" "$@"
 }
 
-# mw_smtp_last TRANSCRIPT: the last server reply line (swaks marks replies "<~" / errors "<**").
-mw_smtp_last() { grep -E '^ *<(~|\*\*) ' "$1" | tail -1 | sed -E 's/^ *<(~|\*\*) //'; }
+# mw_smtp_last TRANSCRIPT: the last line of the server's last reply before QUIT (swaks marks replies
+# "<-" and error replies "<**").
+mw_smtp_last() {
+  awk '/^ *-> QUIT/ { q = 1; next }
+       /^ *(<-|<\*\*) / { if (!q) last = $0; q = 0 }
+       END { print last }' "$1" | tr -d '\r' | sed -E 's/^ *(<-|<\*\*) +//'
+}
+# mw_smtp_replies TRANSCRIPT: every reply line, markers removed.
+mw_smtp_replies() { awk '/^ *(<-|<\*\*) /' "$1" | tr -d '\r' | sed -E 's/^ *(<-|<\*\*) +//'; }
 # mw_queue_id TRANSCRIPT: the queue id Postfix gave the message ("" if not queued).
-mw_queue_id() { grep -oE 'queued as [0-9A-Za-z]+' "$1" | tail -1 | awk '{print $3}'; }
+mw_queue_id() { grep -oE 'queued as [0-9A-Za-z]+' "$1" | tail -1 | awk '{print $3}' || true; }
 
 # mw_wait_delivery MARKER [SECONDS]: prints the Maildir file holding MARKER once Dovecot stored it.
 mw_wait_delivery() {
@@ -595,13 +603,13 @@ mw_wait_delivery() {
 # mw_header FILE NAME: every instance of header NAME (case-insensitive), unfolded, one per line.
 mw_header() {
   awk -v want="$(echo "$2" | tr 'A-Z' 'a-z')" '
-    BEGIN { cur = "" }
+    function flush() { if (on) print cur; on = 0; cur = "" }
     /^\r?$/ { exit }
-    /^[ \t]/ { if (cur != "") cur = cur " " $0; next }
-    { if (cur != "") { print cur; cur = "" }
+    /^[ \t]/ { if (on) cur = cur " " $0; next }
+    { flush()
       n = index($0, ":"); name = tolower(substr($0, 1, n - 1))
-      if (name == want) cur = substr($0, n + 1) }
-    END { if (cur != "") print cur }' "$1" | tr -d '\r' | sed -E 's/[ \t]+/ /g; s/^ //'
+      if (name == want) { on = 1; cur = substr($0, n + 1) } }
+    END { flush() }' "$1" | tr -d '\r' | sed -E 's/[ \t]+/ /g; s/^ //; s/ $//'
 }
 
 # mw_fate QUEUE_ID [mx|out]: the Postfix log lines for that queue id.
