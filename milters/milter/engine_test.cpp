@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/dns/static_resolver.h"
+#include "common/util/text.h"
 
 using namespace mailward;
 using milter::Action;
@@ -80,7 +81,7 @@ const std::string kMessage =
     "Date: Fri, 27 Nov 2026 10:00:00 +0000\nMessage-ID: <1@sender.example>\n\nHi Bob.\n";
 
 // Applies the decision's edits to a message the way Postfix would.
-std::string apply(const Decision& d, const std::string& raw) {
+std::string apply_edits(const Decision& d, const std::string& raw) {
   mail::Message m = mail::parse_message(raw);
   for (const HeaderEdit& e : d.edits) {
     if (e.kind == HeaderEdit::Kind::insert) {
@@ -110,7 +111,7 @@ std::string signed_message(Fixture& f, const std::string& raw) {
   out.mail_from = "alice@sender.example";
   Decision d = f.run(out, raw);
   EXPECT_EQ(d.action, Action::accept);
-  return apply(d, raw);
+  return apply_edits(d, raw);
 }
 
 }  // namespace
@@ -174,7 +175,7 @@ TEST(Engine, ForgedResultsWithOurAuthservIdAreRemoved) {
   EXPECT_EQ(d.edits[0].index, 2);
   EXPECT_EQ(d.edits[1].kind, HeaderEdit::Kind::remove);
   EXPECT_EQ(d.edits[1].index, 2);  // the third field, after the second was removed
-  std::string result = apply(d, msg);
+  std::string result = apply_edits(d, msg);
   EXPECT_NE(result.find("other.example; dkim=pass"), std::string::npos);
   EXPECT_EQ(result.find("(sneaky)"), std::string::npos);
   EXPECT_EQ(result.find("MX.receiver.example; dmarc=pass"), std::string::npos);
@@ -195,7 +196,7 @@ TEST(Engine, QuarantineMarksWithHeaderOrHolds) {
   std::string msg = "From: x@quarantined.example\nSubject: q\n\nbody\n";
   Decision marked = f.run(inbound("198.51.100.66", "x@quarantined.example"), msg);
   EXPECT_EQ(marked.action, Action::accept);
-  EXPECT_NE(apply(marked, msg).find("X-Mailward-Quarantine: DMARC policy of quarantined.example"),
+  EXPECT_NE(apply_edits(marked, msg).find("X-Mailward-Quarantine: DMARC policy of quarantined.example"),
             std::string::npos);
   f.settings.dmarc_quarantine = milter::QuarantineAction::hold;
   f.make_engine();
