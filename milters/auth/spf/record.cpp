@@ -58,6 +58,11 @@ std::string_view to_string(ParseError e) noexcept {
   return "?";
 }
 
+std::string abbreviate(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return std::string(text.substr(0, max)) + "...";
+}
+
 bool is_spf_record(std::string_view txt) noexcept {
   constexpr std::string_view version = "v=spf1";
   if (!text::istarts_with(txt, version)) return false;
@@ -104,7 +109,7 @@ struct TermError {
 };
 
 TermError error_for(ParseError e, std::string_view term, std::string_view why) {
-  return {e, "'" + std::string(term) + "': " + std::string(why)};
+  return {e, "'" + abbreviate(term) + "': " + std::string(why)};
 }
 
 TermError parse_mechanism(std::string_view term, Mechanism& m) {
@@ -265,12 +270,12 @@ ParseResult parse_record(std::string_view txt) {
         std::optional<Modifier>& slot = mod.name == "redirect" ? record.redirect : record.exp;
         if (slot) {
           r.error = ParseError::duplicate_modifier;
-          r.detail = "'" + mod.name + "' given more than once (RFC 7208 §6)";
+          r.detail = "'" + abbreviate(mod.name) + "' given more than once (RFC 7208 §6)";
           return r;
         }
         if (!valid_domain_spec(mod.value, &detail)) {
           r.error = ParseError::bad_domain_spec;
-          r.detail = "'" + std::string(term) + "': " + detail;
+          r.detail = "'" + abbreviate(term) + "': " + detail;
           return r;
         }
         slot = std::move(mod);
@@ -279,7 +284,7 @@ ParseResult parse_record(std::string_view txt) {
         if (check_macro_string(mod.value, MacroMode::explanation, &detail) != MacroError::none ||
             mod.value.find(' ') != std::string::npos) {
           r.error = ParseError::bad_modifier;
-          r.detail = "'" + std::string(term) + "': " + detail;
+          r.detail = "'" + abbreviate(term) + "': " + detail;
           return r;
         }
         record.unknown.push_back(std::move(mod));

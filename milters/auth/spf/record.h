@@ -83,4 +83,8 @@ std::string to_string(const Record& record);
 // macro letters allowed outside "exp" text (§7.2).
 bool valid_domain_spec(std::string_view spec, std::string* detail = nullptr);
 
+// For logs and problem texts: `text` cut to `max` bytes with "..." appended when longer, so a
+// hostile record is never repeated whole.
+std::string abbreviate(std::string_view text, std::size_t max = 80);
+
 }  // namespace mailward::spf

@@ -209,7 +209,7 @@ Match Evaluation::evaluate(const Mechanism& m, std::string_view domain, int dept
   } else {
     MacroResult x = expand(m.domain_spec, context(domain), MacroMode::domain_spec);
     if (!x.ok()) {
-      problem = "'" + m.text + "': " + x.detail;
+      problem = "'" + abbreviate(m.text) + "': " + x.detail;
       return Match::permerror;
     }
     target = std::move(x.text);
@@ -226,7 +226,7 @@ Match Evaluation::evaluate(const Mechanism& m, std::string_view domain, int dept
         case Result::temperror: problem = sub.problem; return Match::temperror;
         case Result::permerror: problem = sub.problem; return Match::permerror;
         case Result::none:
-          problem = "'" + m.text + "': " + (sub.problem.empty() ? "no SPF record" : sub.problem) +
+          problem = "'" + abbreviate(m.text) + "': " + (sub.problem.empty() ? "no SPF record" : sub.problem) +
                     " (include of a domain without SPF record is a permerror, RFC 7208 §5.2)";
           return Match::permerror;
       }
@@ -264,7 +264,7 @@ Match Evaluation::evaluate(const Mechanism& m, std::string_view domain, int dept
       }
       // §4.6.4: more than 10 MX names is a permerror for this mechanism.
       if (mx.mx.size() > limits_.names_per_mx_ptr) {
-        problem = "'" + m.text + "': " + std::to_string(mx.mx.size()) + " MX names for " + target +
+        problem = "'" + abbreviate(m.text) + "': " + std::to_string(mx.mx.size()) + " MX names for " + target +
                   ", more than " + std::to_string(limits_.names_per_mx_ptr) +
                   " (RFC 7208 §4.6.4 limit)";
         return Match::permerror;
@@ -372,7 +372,7 @@ Outcome Evaluation::check_host(std::string_view domain_in, int depth) {
     if (m.queries_dns() && ++dns_terms_ > limits_.dns_terms) {
       out.result = Result::permerror;
       out.problem = "more than " + std::to_string(limits_.dns_terms) +
-                    " DNS-querying terms (RFC 7208 §4.6.4 DNS lookup limit) at '" + m.text + "' in " + domain;
+                    " DNS-querying terms (RFC 7208 §4.6.4 DNS lookup limit) at '" + abbreviate(m.text) + "' in " + domain;
       return out;
     }
     std::string problem;
@@ -381,7 +381,7 @@ Outcome Evaluation::check_host(std::string_view domain_in, int depth) {
     if (match == Match::temperror || match == Match::permerror) {
       out.result = match == Match::temperror ? Result::temperror : Result::permerror;
       out.problem = std::move(problem);
-      out.mechanism = m.text;
+      out.mechanism = abbreviate(m.text, 256);
       return out;
     }
     switch (m.qualifier) {
@@ -390,7 +390,7 @@ Outcome Evaluation::check_host(std::string_view domain_in, int depth) {
       case Qualifier::softfail: out.result = Result::softfail; break;
       case Qualifier::neutral: out.result = Result::neutral; break;
     }
-    out.mechanism = m.text;
+    out.mechanism = abbreviate(m.text, 256);
     if (out.result == Result::fail) out.explanation = explanation(record, domain);
     return out;
   }
@@ -405,7 +405,7 @@ Outcome Evaluation::check_host(std::string_view domain_in, int depth) {
     MacroResult target = expand(record.redirect->value, context(domain), MacroMode::domain_spec);
     if (!target.ok()) {
       out.result = Result::permerror;
-      out.problem = "redirect=" + record.redirect->value + ": " + target.detail;
+      out.problem = "redirect=" + abbreviate(record.redirect->value) + ": " + target.detail;
       return out;
     }
     Outcome sub = check_host(target.text, depth + 1);
