@@ -51,7 +51,8 @@ MW_PYTHON=/usr/bin/python3   # python3-dkim lives in Debian's python, not in a p
 
 mw_log() { printf '[harness] %s\n' "$*" >&2; }
 mw_die() { printf '[harness] FATAL: %s\n' "$*" >&2; exit 1; }
-# ns CMD...: run CMD inside the stack's network namespace.
+# ns CMD...: run CMD inside the stack's network namespace (a function: never background it and use
+# $!, that is the pid of a subshell; call ip netns exec directly for that).
 ns() { ip netns exec "$MW_NS" "$@"; }
 
 # --- preconditions -------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ EOF
 }
 
 mw_nsd_start() {
-  ns setsid nsd -d -c "$S/nsd.conf" </dev/null >>"$MW_LOGS/nsd.stderr" 2>&1 &
+  ip netns exec "$MW_NS" setsid nsd -d -c "$S/nsd.conf" </dev/null >>"$MW_LOGS/nsd.stderr" 2>&1 &
   echo $! >"$S/nsd.run.pid"
   local i
   for i in $(seq 1 50); do
@@ -440,7 +441,7 @@ mw_milter_start() {
   [ -n "${MAILWARD_MILTER:-}" ] || mw_die "mw_milter_start: MAILWARD_MILTER is not set"
   [ -x "$MAILWARD_MILTER" ] || mw_die "MAILWARD_MILTER=$MAILWARD_MILTER is not executable"
   rm -f "$MW_MILTER_SOCKET"
-  ns setsid "$MAILWARD_MILTER" --config "$MW_MILTER_CONF" </dev/null >>"$MW_LOGS/milter.stderr" 2>&1 &
+  ip netns exec "$MW_NS" setsid "$MAILWARD_MILTER" --config "$MW_MILTER_CONF" </dev/null >>"$MW_LOGS/milter.stderr" 2>&1 &
   echo $! >"$S/milter.run.pid"
   local i pid=$!
   for i in $(seq 1 100); do
@@ -485,7 +486,10 @@ mw_up() {
   mw_paths
   mkdir -p "$MW_LOGS"
   mw_write_env
-  [ "${MW_PERSIST:-0}" = 1 ] || trap 'mw_down' EXIT
+  if [ "${MW_PERSIST:-0}" != 1 ]; then
+    trap 'mw_down' EXIT
+    trap 'exit 143' TERM HUP INT   # so a CTest timeout still runs the EXIT trap
+  fi
   mw_log "namespace $MW_NS, state $MW_STATE"
 
   ip netns add "$MW_NS" || mw_die "ip netns add $MW_NS failed (need root and CAP_SYS_ADMIN; not skipping)"
