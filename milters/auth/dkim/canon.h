@@ -1,0 +1,74 @@
+// DKIM canonicalisation (RFC 6376 §3.4), shared by DKIM and ARC (RFC 8617 §5.1.2 reuses it).
+//
+// Pure: bytes in, canonical bytes out; no hashing, no OpenSSL.
+//   append_canonical_header()  one header field, "simple" (§3.4.1) or "relaxed" (§3.4.2), without
+//                              the CRLF that ends it (callers add CRLF, except for the signature
+//                              field itself, §3.7).
+//   BodyCanonicalizer          streaming body canonicalisation (§3.4.3, §3.4.4): update() with
+//                              chunks split anywhere (even inside CRLF), then finish(). Each call
+//                              returns the canonical bytes that are final so far; trailing empty
+//                              lines are held back until a later non-empty line proves they are
+//                              not trailing (§3.4.3, §3.4.4 "ignore all empty lines at the end").
+//   BodyLimiter                applies l= (§3.5): passes on at most `limit` canonical bytes.
+//
+// Line model: a line ends at CRLF. A lone CR or lone LF is an ordinary byte of the line
+// (interpretation: the RFC defines the body as CRLF-terminated lines and says nothing of bare
+// CR/LF; keeping them as data keeps "simple" byte-exact). Callers holding LF-only text convert
+// it with mail::to_crlf first.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mailward::dkim {
+
+enum class Canon : std::uint8_t { simple, relaxed };
+
+std::string_view to_string(Canon c) noexcept;
+// "simple" / "relaxed" (case-insensitive, RFC 6376 §3.5 c=); nullopt for anything else.
+std::optional<Canon> parse_canon(std::string_view word) noexcept;
+
+// Appends "name:value" canonicalised; `value` is the exact bytes after the colon (CRLF in folds).
+void append_canonical_header(std::string& out, Canon canon, std::string_view name, std::string_view value);
+
+class BodyCanonicalizer {
+ public:
+  explicit BodyCanonicalizer(Canon canon) noexcept : canon_(canon) {}
+  // The returned view stays valid until the next call on this object.
+  std::string_view update(std::string_view chunk);
+  std::string_view finish();
+  Canon canon() const noexcept { return canon_; }
+  // Canonical bytes returned so far (updated by update/finish).
+  std::uint64_t emitted() const noexcept { return emitted_; }
+
+ private:
+  void flush_pending(char*& w);
+  void end_line(char*& w);
+
+  Canon canon_;
+  bool pending_cr_ = false;     // a CR was the last byte seen; is it followed by LF?
+  bool pending_space_ = false;  // relaxed: a run of WSP awaits the next non-WSP byte
+  bool line_has_data_ = false;  // the current line has emitted bytes
+  bool finished_ = false;
+  std::uint64_t empty_lines_ = 0;  // empty lines held back
+  std::uint64_t emitted_ = 0;
+  std::string out_;
+};
+
+// Applies a body length limit (RFC 6376 §3.5 l=): take() returns the part of each canonical chunk
+// that still falls inside the limit. Without a limit everything passes.
+class BodyLimiter {
+ public:
+  explicit BodyLimiter(std::optional<std::uint64_t> limit) noexcept : limit_(limit) {}
+  std::string_view take(std::string_view canonical) noexcept;
+  std::uint64_t seen() const noexcept { return seen_; }  // canonical bytes offered in total
+  std::optional<std::uint64_t> limit() const noexcept { return limit_; }
+
+ private:
+  std::optional<std::uint64_t> limit_;
+  std::uint64_t seen_ = 0;
+};
+
+}  // namespace mailward::dkim

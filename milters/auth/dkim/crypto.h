@@ -1,0 +1,56 @@
+// The OpenSSL (EVP API) side of DKIM: digests, public-key loading, signature checks and signing.
+//
+// RFC 6376 §3.3 (rsa-sha256: RSASSA-PKCS1-v1_5 over the SHA-256 of the header data) and
+// RFC 8463 §3 (ed25519-sha256: PureEd25519 over the 32-byte SHA-256 of the header data).
+// Both algorithms sign a digest we computed ourselves, so hashing stays streaming and is done
+// once. EVP_PKEY objects are immutable after loading and shared between threads.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "milters/auth/dkim/key_record.h"
+
+namespace mailward::dkim::crypto {
+
+enum class Hash : std::uint8_t { sha256, sha1 };
+
+// Incremental digest; movable, not copyable.
+class Digest {
+ public:
+  explicit Digest(Hash hash = Hash::sha256);
+  void update(std::string_view data);
+  std::string final();  // raw digest bytes; the object is spent afterwards
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const noexcept;
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
+
+std::string sha256(std::string_view data);
+
+struct PublicKey {
+  KeyType type = KeyType::rsa;
+  std::shared_ptr<EVP_PKEY> pkey;
+  unsigned bits = 0;
+};
+
+// RSA: DER SubjectPublicKeyInfo, or PKCS#1 RSAPublicKey (RFC 6376 §3.6.1 names the latter; the
+// former is what everybody publishes). Ed25519: exactly 32 raw bytes (RFC 8463 §4).
+std::optional<PublicKey> load_public_key(KeyType type, std::string_view bytes, std::string& error);
+
+// Checks `signature` over `digest` (SHA-256, 32 bytes).
+bool verify_digest(const PublicKey& key, std::string_view digest, std::string_view signature);
+
+// Signs a SHA-256 digest; empty on failure.
+std::string sign_digest(EVP_PKEY* key, KeyType type, std::string_view digest);
+
+std::shared_ptr<EVP_PKEY> adopt(EVP_PKEY* key);  // takes ownership
+
+}  // namespace mailward::dkim::crypto

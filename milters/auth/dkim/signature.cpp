@@ -1,0 +1,323 @@
+// Tag-list parser (RFC 6376 §3.2) and DKIM-Signature field parser (RFC 6376 §3.5, §6.1.1).
+#include "milters/auth/dkim/signature.h"
+
+#include "common/util/text.h"
+#include "milters/auth/dkim/base64.h"
+
+namespace mailward::dkim {
+namespace {
+
+bool is_fws_char(char c) noexcept { return text::is_fws(c); }
+
+// RFC 6376 §3.2: tag-name = ALPHA *ALNUMPUNC; ALNUMPUNC = ALPHA / DIGIT / "_".
+bool valid_tag_name(std::string_view n) noexcept {
+  if (n.empty() || !text::is_alpha(n.front())) return false;
+  for (char c : n)
+    if (!text::is_alpha(c) && !text::is_digit(c) && c != '_') return false;
+  return true;
+}
+
+// VALCHAR = %x21-3A / %x3C-7E, plus FWS between tvals. Bytes above 0x7E are let through: they
+// occur in z= copies and key notes of real mail (interpretation; RFC 8616 widens DKIM to UTF-8).
+bool valid_tag_value(std::string_view v) noexcept {
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (is_fws_char(c)) continue;
+    if (u < 0x21 || u == 0x3B || u == 0x7F) return false;
+  }
+  return true;
+}
+
+std::size_t leading_fws(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size() && is_fws_char(s[i])) ++i;
+  return i;
+}
+
+std::size_t trailing_fws(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size() && is_fws_char(s[s.size() - 1 - i])) ++i;
+  return i;
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// RFC 6376 §2.11 dkim-quoted-printable: "=XX" hex pairs, FWS ignored.
+std::optional<std::string> decode_dkim_qp(std::string_view v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (is_fws_char(c)) continue;
+    if (c == '=') {
+      if (i + 2 >= v.size()) return std::nullopt;
+      int hi = hex_value(v[i + 1]);
+      int lo = hex_value(v[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool parse_number(std::string_view v, unsigned long long max, unsigned long long& out) {
+  return text::parse_uint(text::trim(v), max, out);
+}
+
+// A domain as d= carries it: non-empty dot-separated labels of letters, digits, '-', '_'
+// (interpretation: '_' is let through as real selectors and test domains use it).
+bool valid_domain(std::string_view d) noexcept {
+  if (d.empty() || d.size() > 253 || d.front() == '.' ) return false;
+  std::size_t label = 0;
+  for (char c : d) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    auto u = static_cast<unsigned char>(c);
+    if (!(text::is_alpha(c) || text::is_digit(c) || c == '-' || c == '_' || u >= 0x80)) return false;
+    if (++label > 63) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const Tag* TagList::find(std::string_view name) const noexcept {
+  for (const Tag& t : tags)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+TagList parse_tag_list(std::string_view text) {
+  TagList out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t semi = text.find(';', pos);
+    std::size_t end = semi == std::string_view::npos ? text.size() : semi;
+    std::string_view spec = text.substr(pos, end - pos);
+    if (leading_fws(spec) == spec.size()) {
+      // An empty tag-spec is only allowed after the final ";" (RFC 6376 §3.2 [ ";" ]), or as the
+      // whole (empty) list.
+      if (semi != std::string_view::npos) {
+        out.error = TagListError::syntax;
+        out.detail = "empty tag-spec";
+        return out;
+      }
+      break;
+    }
+    std::size_t eq = spec.find('=');
+    if (eq == std::string_view::npos) {
+      out.error = TagListError::syntax;
+      out.detail = "tag without '='";
+      return out;
+    }
+    std::string_view raw_name = spec.substr(0, eq);
+    std::size_t nb = leading_fws(raw_name);
+    std::string_view name = raw_name.substr(nb, raw_name.size() - nb - trailing_fws(raw_name.substr(nb)));
+    if (!valid_tag_name(name)) {
+      out.error = TagListError::syntax;
+      out.detail = "invalid tag name";
+      return out;
+    }
+    std::string_view raw_value = spec.substr(eq + 1);
+    std::size_t vb = leading_fws(raw_value);
+    std::string_view value = raw_value.substr(vb);
+    value.remove_suffix(trailing_fws(value));
+    if (!valid_tag_value(value)) {
+      out.error = TagListError::syntax;
+      out.detail = "invalid character in value of tag " + std::string(name);
+      return out;
+    }
+    for (const Tag& t : out.tags) {
+      if (t.name == name) {  // RFC 6376 §3.2: the entire tag-list is invalid
+        out.error = TagListError::duplicate;
+        out.detail = "duplicate tag " + std::string(name);
+        return out;
+      }
+    }
+    Tag tag;
+    tag.name = name;
+    tag.value = value;
+    tag.value_begin = pos + eq + 1 + vb;
+    tag.value_end = tag.value_begin + value.size();
+    out.tags.push_back(tag);
+    if (semi == std::string_view::npos) break;
+    pos = semi + 1;
+  }
+  return out;
+}
+
+std::string strip_fws(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value)
+    if (!is_fws_char(c)) out.push_back(c);
+  return out;
+}
+
+std::string_view to_string(Algorithm a) noexcept {
+  switch (a) {
+    case Algorithm::rsa_sha256: return "rsa-sha256";
+    case Algorithm::ed25519_sha256: return "ed25519-sha256";
+    case Algorithm::rsa_sha1: return "rsa-sha1";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(SignatureError e) noexcept {
+  switch (e) {
+    case SignatureError::ok: return "ok";
+    case SignatureError::syntax: return "syntax";
+    case SignatureError::missing_tag: return "missing_tag";
+    case SignatureError::bad_version: return "bad_version";
+    case SignatureError::unsupported_algorithm: return "unsupported_algorithm";
+    case SignatureError::unsupported_canonicalization: return "unsupported_canonicalization";
+    case SignatureError::unsupported_query_method: return "unsupported_query_method";
+    case SignatureError::bad_domain: return "bad_domain";
+    case SignatureError::identity_mismatch: return "identity_mismatch";
+    case SignatureError::from_not_signed: return "from_not_signed";
+    case SignatureError::bad_base64: return "bad_base64";
+    case SignatureError::bad_timestamps: return "bad_timestamps";
+  }
+  return "unknown";
+}
+
+SignatureParse parse_signature(std::string_view value) {
+  SignatureParse r;
+  auto fail = [&r](SignatureError e, std::string detail) {
+    r.error = e;
+    r.detail = std::move(detail);
+    return r;
+  };
+  TagList tl = parse_tag_list(value);
+  // Best-effort identification fields first, so even a broken signature can be reported.
+  if (tl.error == TagListError::ok) {
+    if (const Tag* t = tl.find("d")) r.domain = text::normalize_domain(t->value);
+    if (const Tag* t = tl.find("s")) r.selector = std::string(t->value);
+    if (const Tag* t = tl.find("i")) r.identity = std::string(t->value);
+    if (const Tag* t = tl.find("a")) r.algorithm = text::to_lower(strip_fws(t->value));
+    if (const Tag* t = tl.find("b")) r.b_text = strip_fws(t->value);
+  }
+  if (tl.error != TagListError::ok) return fail(SignatureError::syntax, "signature " + tl.detail);
+
+  // RFC 6376 §6.1.1: v, a, b, bh, d, h, s are required.
+  for (const char* req : {"v", "a", "b", "bh", "d", "h", "s"})
+    if (!tl.find(req)) return fail(SignatureError::missing_tag, std::string("signature lacks ") + req + "=");
+
+  Signature& s = r.signature;
+  if (strip_fws(tl.find("v")->value) != "1") return fail(SignatureError::bad_version, "signature v= is not 1");
+
+  s.algorithm_text = r.algorithm;
+  if (s.algorithm_text == "rsa-sha256") s.algorithm = Algorithm::rsa_sha256;
+  else if (s.algorithm_text == "ed25519-sha256") s.algorithm = Algorithm::ed25519_sha256;
+  else if (s.algorithm_text == "rsa-sha1") s.algorithm = Algorithm::rsa_sha1;
+  else return fail(SignatureError::unsupported_algorithm, "unsupported algorithm " + s.algorithm_text);
+
+  if (const Tag* c = tl.find("c")) {
+    std::string cv = strip_fws(c->value);
+    std::size_t slash = cv.find('/');
+    auto hc = parse_canon(std::string_view(cv).substr(0, slash));
+    std::optional<Canon> bc = Canon::simple;  // §3.5 c=: body defaults to simple
+    if (slash != std::string::npos) bc = parse_canon(std::string_view(cv).substr(slash + 1));
+    if (!hc || !bc) return fail(SignatureError::unsupported_canonicalization, "unsupported canonicalization " + cv);
+    s.header_canon = *hc;
+    s.body_canon = *bc;
+  }
+
+  if (const Tag* q = tl.find("q")) {
+    // §3.5 q=: a colon-separated list; the one method defined is "dns/txt". "dns" alone is the
+    // pre-RFC spelling (RFC 4871 drafts) and is accepted as the same thing (interpretation).
+    bool usable = false;
+    const std::string list = strip_fws(q->value);  // outlives the views split() returns
+    for (std::string_view m : text::split(list, ':'))
+      if (text::iequals(m, "dns/txt") || text::iequals(m, "dns")) usable = true;
+    if (!usable) return fail(SignatureError::unsupported_query_method, "unsupported query method " + std::string(q->value));
+  }
+
+  s.domain = r.domain;
+  if (!valid_domain(s.domain)) return fail(SignatureError::bad_domain, "invalid d= domain");
+  s.selector = r.selector;
+  if (!valid_domain(s.selector)) return fail(SignatureError::syntax, "invalid s= selector");
+
+  const std::string list = strip_fws(tl.find("h")->value);  // outlives the views split() returns
+  for (std::string_view h : text::split(list, ':')) {
+    if (h.empty()) return fail(SignatureError::syntax, "empty header name in h=");
+    s.signed_headers.emplace_back(h);
+  }
+  bool from = false;
+  for (const std::string& h : s.signed_headers) from = from || text::iequals(h, "from");
+  if (!from) return fail(SignatureError::from_not_signed, "h= does not include From");  // §5.4
+
+  if (const Tag* i = tl.find("i")) {
+    auto decoded = decode_dkim_qp(i->value);
+    if (!decoded) return fail(SignatureError::syntax, "invalid quoted-printable in i=");
+    std::size_t at = decoded->rfind('@');
+    if (at == std::string::npos) return fail(SignatureError::syntax, "i= has no '@'");
+    s.identity = *decoded;
+    s.identity_domain = text::normalize_domain(std::string_view(*decoded).substr(at + 1));
+    // §3.5 i=: the domain part MUST be the same as, or a subdomain of, d=.
+    if (s.identity_domain != s.domain && !text::iends_with(s.identity_domain, "." + s.domain))
+      return fail(SignatureError::identity_mismatch, "i= domain is not d= or a subdomain of it");
+  } else {
+    s.identity = "@" + s.domain;
+    s.identity_domain = s.domain;
+  }
+
+  auto bh = base64_decode(tl.find("bh")->value);
+  if (!bh || bh->empty()) return fail(SignatureError::bad_base64, "bh= is not base64");
+  s.body_hash = std::move(*bh);
+  auto b = base64_decode(tl.find("b")->value);
+  if (!b || b->empty()) return fail(SignatureError::bad_base64, "b= is not base64");
+  s.signature = std::move(*b);
+  s.b_text = r.b_text;
+
+  unsigned long long n = 0;
+  if (const Tag* l = tl.find("l")) {
+    if (!parse_number(l->value, ~0ULL, n)) return fail(SignatureError::syntax, "invalid l=");
+    s.body_length = n;
+  }
+  constexpr unsigned long long kMaxTime = 0x7FFFFFFFFFFFULL;
+  if (const Tag* t = tl.find("t")) {
+    if (!parse_number(t->value, kMaxTime, n)) return fail(SignatureError::syntax, "invalid t=");
+    s.timestamp = static_cast<std::int64_t>(n);
+  }
+  if (const Tag* x = tl.find("x")) {
+    if (!parse_number(x->value, kMaxTime, n)) return fail(SignatureError::syntax, "invalid x=");
+    s.expiration = static_cast<std::int64_t>(n);
+  }
+  // §3.5 x=: "MUST be greater than the value of the t= tag if both are present".
+  if (s.timestamp && s.expiration && *s.expiration <= *s.timestamp)
+    return fail(SignatureError::bad_timestamps, "x= is not later than t=");
+  return r;
+}
+
+std::string without_b_value(std::string_view value) {
+  TagList tl = parse_tag_list(value);
+  const Tag* b = tl.error == TagListError::ok ? tl.find("b") : nullptr;
+  if (!b) return std::string(value);
+  std::string out(value.substr(0, b->value_begin));
+  out.append(value.substr(b->value_end));
+  return out;
+}
+
+std::string render_tag_list(const std::vector<std::pair<std::string, std::string>>& tags) {
+  std::string out;
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    out.append(i == 0 ? " " : "; ");
+    out.append(tags[i].first);
+    out.push_back('=');
+    out.append(tags[i].second);
+  }
+  return out;
+}
+
+}  // namespace mailward::dkim

@@ -1,0 +1,101 @@
+// Tests for DKIM canonicalisation (RFC 6376 §3.4): header simple/relaxed, body simple/relaxed with
+// every chunk split, and the l= limiter.
+#include "milters/auth/dkim/canon.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mailward::dkim {
+namespace {
+
+struct HeaderCase {
+  Canon canon;
+  const char* name;
+  const char* value;
+  const char* expected;
+};
+
+TEST(DkimCanon, Headers) {
+  const HeaderCase cases[] = {
+      {Canon::relaxed, "Subject", " Hello  World \r\n\t again ", "subject:Hello World again"},
+      {Canon::relaxed, "From \t", "  a@b", "from:a@b"},  // WSP before the colon (§3.4.2)
+      {Canon::relaxed, "X-Empty", "", "x-empty:"},
+      {Canon::relaxed, "X-Blank", " \t \r\n ", "x-blank:"},
+      {Canon::relaxed, "A", "B\t\tC", "a:B C"},
+      // RFC 6376 §3.4.6 example: "A: X" and "B : Y\t\r\n\tZ  " -> "a:X" and "b:Y Z".
+      {Canon::relaxed, "A", " X", "a:X"},
+      {Canon::relaxed, "B ", " Y\t\r\n\tZ  ", "b:Y Z"},
+      {Canon::simple, "B ", " Y\t\r\n\tZ  ", "B : Y\t\r\n\tZ  "},
+      {Canon::simple, "Subject", " A  B", "Subject: A  B"},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    append_canonical_header(out, c.canon, c.name, c.value);
+    EXPECT_EQ(out, c.expected) << c.name << ":" << c.value;
+  }
+}
+
+struct BodyCase {
+  Canon canon;
+  std::string input;
+  std::string expected;
+};
+
+std::string canonicalize(Canon c, const std::string& in, std::size_t chunk) {
+  BodyCanonicalizer bc(c);
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += chunk) out.append(bc.update(std::string_view(in).substr(i, chunk)));
+  out.append(bc.finish());
+  EXPECT_EQ(bc.emitted(), out.size());
+  return out;
+}
+
+TEST(DkimCanon, BodiesInEveryChunking) {
+  const BodyCase cases[] = {
+      {Canon::simple, "", "\r\n"},  // §3.4.3: empty body -> CRLF
+      {Canon::relaxed, "", ""},     // §3.4.4: empty body -> nothing
+      {Canon::simple, "\r\n\r\n\r\n", "\r\n"},
+      {Canon::relaxed, "\r\n\r\n", ""},
+      {Canon::relaxed, " \t \r\n\r\n", ""},
+      // RFC 6376 §3.4.6 example body.
+      {Canon::relaxed, " C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n"},
+      {Canon::simple, " C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n"},
+      {Canon::simple, "abc", "abc\r\n"},
+      {Canon::relaxed, "abc  ", "abc\r\n"},
+      {Canon::simple, "a\r\n\r\nb", "a\r\n\r\nb\r\n"},
+      {Canon::relaxed, "a\r\n \r\n\tb \r\n\r\n", "a\r\n\r\n b\r\n"},
+      {Canon::simple, "a\nb\r\n", "a\nb\r\n"},        // bare LF is data
+      {Canon::simple, "a\rb\r\n\r", "a\rb\r\n\r\r\n"},  // lone CR is data, even last
+      {Canon::relaxed, "a \rb\r\n", "a \rb\r\n"},
+      {Canon::relaxed, "a\r \r\n", "a\r\r\n"},
+      {Canon::simple, "x\r\n\r\n\r\ny\r\n\r\n", "x\r\n\r\n\r\ny\r\n"},
+  };
+  for (const auto& c : cases) {
+    for (std::size_t chunk = 1; chunk <= c.input.size() + 1; ++chunk)
+      EXPECT_EQ(canonicalize(c.canon, c.input, chunk), c.expected)
+          << to_string(c.canon) << " chunk " << chunk << " input [" << c.input << "]";
+  }
+}
+
+TEST(DkimCanon, Limiter) {
+  BodyLimiter lim(5);
+  EXPECT_EQ(lim.take("abc"), "abc");
+  EXPECT_EQ(lim.take("defg"), "de");
+  EXPECT_EQ(lim.take("hij"), "");
+  EXPECT_EQ(lim.seen(), 10u);
+  BodyLimiter none(std::nullopt);
+  EXPECT_EQ(none.take("abc"), "abc");
+  BodyLimiter zero(0);
+  EXPECT_EQ(zero.take("abc"), "");
+}
+
+TEST(DkimCanon, ParseWords) {
+  EXPECT_EQ(parse_canon("Relaxed"), Canon::relaxed);
+  EXPECT_EQ(parse_canon("simple"), Canon::simple);
+  EXPECT_EQ(parse_canon("future"), std::nullopt);
+  EXPECT_EQ(parse_canon(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace mailward::dkim

@@ -1,0 +1,130 @@
+// Tests for the tag-list parser (RFC 6376 §3.2) and the DKIM-Signature parser (§3.5).
+#include "milters/auth/dkim/signature.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mailward::dkim {
+namespace {
+
+TEST(DkimTagList, Table) {
+  struct Case {
+    const char* text;
+    TagListError error;
+    std::size_t count;
+  };
+  const Case cases[] = {
+      {"", TagListError::ok, 0},
+      {"a=1", TagListError::ok, 1},
+      {"a=1;", TagListError::ok, 1},
+      {" a = 1 ; b=2 ;\r\n\t", TagListError::ok, 2},
+      {"a=", TagListError::ok, 1},
+      {"a=1 2", TagListError::ok, 1},
+      {"a=1;;b=2", TagListError::syntax, 0},
+      {"a", TagListError::syntax, 0},
+      {"1a=2", TagListError::syntax, 0},
+      {"a=1; a=2", TagListError::duplicate, 0},
+      {"k=rsa; t; p=", TagListError::syntax, 0},
+      {"v=DKIM1: g=*", TagListError::ok, 1},  // one tag v with value "DKIM1: g=*"
+  };
+  for (const auto& c : cases) {
+    TagList tl = parse_tag_list(c.text);
+    EXPECT_EQ(tl.error, c.error) << c.text;
+    if (c.error == TagListError::ok) {
+      EXPECT_EQ(tl.tags.size(), c.count) << c.text;
+    }
+  }
+  TagList tl = parse_tag_list(" a = x  y ;b=\r\n\tz");
+  ASSERT_EQ(tl.tags.size(), 2u);
+  EXPECT_EQ(tl.tags[0].name, "a");
+  EXPECT_EQ(tl.tags[0].value, "x  y");
+  EXPECT_EQ(tl.tags[1].value, "z");
+}
+
+TEST(DkimTagList, WithoutBValue) {
+  EXPECT_EQ(without_b_value(" a=1; b=AB\r\n CD; bh=xyz"), " a=1; b=; bh=xyz");
+  EXPECT_EQ(without_b_value(" bh=xyz; b= AB "), " bh=xyz; b=  ");
+  EXPECT_EQ(without_b_value(" a=1"), " a=1");
+}
+
+constexpr const char* kGood =
+    " v=1; a=rsa-sha256; c=relaxed/simple; d=Example.COM; s=sel; h=From:To; bh=YWJj; b=ZGVm";
+
+struct SigCase {
+  std::string text;
+  SignatureError error;
+};
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto pos = s.find(from);
+  if (pos != std::string::npos) s.replace(pos, from.size(), to);
+  return s;
+}
+
+TEST(DkimSignature, Table) {
+  const std::string g = kGood;
+  const SigCase cases[] = {
+      {g, SignatureError::ok},
+      {replace(g, "v=1", "v=2"), SignatureError::bad_version},
+      {replace(g, " v=1;", ""), SignatureError::missing_tag},
+      {replace(g, " s=sel;", ""), SignatureError::missing_tag},
+      {replace(g, "rsa-sha256", "rsa-md5"), SignatureError::unsupported_algorithm},
+      {replace(g, "rsa-sha256", "rsa-sha1"), SignatureError::ok},  // parsed; refused later (RFC 8301)
+      {replace(g, "rsa-sha256", "ed25519-sha256"), SignatureError::ok},
+      {replace(g, "relaxed/simple", "future"), SignatureError::unsupported_canonicalization},
+      {replace(g, "relaxed/simple", "relaxed/future"), SignatureError::unsupported_canonicalization},
+      {replace(g, "h=From:To", "h=To:Subject"), SignatureError::from_not_signed},
+      {replace(g, "h=From:To", "h=From::To"), SignatureError::syntax},
+      {g + "; i=joe@sub.example.com", SignatureError::ok},
+      {g + "; i=joe@example.org", SignatureError::identity_mismatch},
+      {g + "; i=joe@badexample.com", SignatureError::identity_mismatch},
+      {g + "; i=joe", SignatureError::syntax},
+      {g + "; q=dns/txt", SignatureError::ok},
+      {g + "; q=http", SignatureError::unsupported_query_method},
+      {g + "; l=12", SignatureError::ok},
+      {g + "; l=-1", SignatureError::syntax},
+      {g + "; t=100; x=200", SignatureError::ok},
+      {g + "; t=200; x=100", SignatureError::bad_timestamps},
+      {g + "; t=abc", SignatureError::syntax},
+      {replace(g, "bh=YWJj", "bh=!!"), SignatureError::bad_base64},
+      {replace(g, "b=ZGVm", "b="), SignatureError::bad_base64},
+      {g + "; b=x", SignatureError::syntax},  // duplicate tag
+      {replace(g, "d=Example.COM", "d=exa mple.com"), SignatureError::bad_domain},
+      {g + "; z=From:foo@example.com|To:bar@example.com", SignatureError::ok},
+  };
+  for (const auto& c : cases) {
+    SignatureParse p = parse_signature(c.text);
+    EXPECT_EQ(p.error, c.error) << c.text << " -> " << p.detail;
+  }
+}
+
+TEST(DkimSignature, Fields) {
+  SignatureParse p = parse_signature(std::string(kGood) + "; i=j=6Fe@Example.com; l=7; t=1; x=9");
+  ASSERT_TRUE(p.ok()) << p.detail;
+  const Signature& s = p.signature;
+  EXPECT_EQ(s.domain, "example.com");
+  EXPECT_EQ(s.selector, "sel");
+  EXPECT_EQ(s.identity, "joe@Example.com");  // dkim-quoted-printable decoded (§2.11)
+  EXPECT_EQ(s.identity_domain, "example.com");
+  EXPECT_EQ(s.header_canon, Canon::relaxed);
+  EXPECT_EQ(s.body_canon, Canon::simple);
+  EXPECT_EQ(s.body_hash, "abc");
+  EXPECT_EQ(s.signature, "def");
+  ASSERT_EQ(s.signed_headers.size(), 2u);
+  EXPECT_EQ(s.signed_headers[1], "To");
+  EXPECT_EQ(s.body_length, 7u);
+  EXPECT_EQ(s.timestamp, 1);
+  EXPECT_EQ(s.expiration, 9);
+  SignatureParse d = parse_signature(" v=1; a=rsa-sha256; d=x.org; s=s; h=from; bh=YWJj; b=ZGVm");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.signature.identity, "@x.org");
+  EXPECT_EQ(d.signature.header_canon, Canon::simple);  // §3.5 c= default simple/simple
+  EXPECT_EQ(d.signature.body_canon, Canon::simple);
+  SignatureParse c = parse_signature(" v=1; a=rsa-sha256; c=relaxed; d=x.org; s=s; h=from; bh=YWJj; b=ZGVm");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.signature.body_canon, Canon::simple);  // "relaxed" alone = relaxed/simple
+}
+
+}  // namespace
+}  // namespace mailward::dkim

@@ -1,0 +1,232 @@
+// DKIM verification, RFC 6376 §6 with RFC 8301 and RFC 8463.
+//
+// set_headers() parses every DKIM-Signature (§6.1.1), checks what needs no key (algorithm,
+// times) and computes each header hash (§3.7, §5.4.2). add_body() streams the body through at most
+// one canonicaliser per body canonicalisation and one hash per distinct (canonicalisation, hash,
+// l=). finish() fetches keys through the KeyCache (§6.1.2) and checks body hash and signature (§6.1.3).
+#include <array>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+
+#include "common/util/text.h"
+#include "milters/auth/dkim/canon.h"
+#include "milters/auth/dkim/crypto.h"
+#include "milters/auth/dkim/dkim.h"
+#include "milters/auth/dkim/signature.h"
+
+namespace mailward::dkim {
+
+std::string_view to_string(Status s) noexcept {
+  switch (s) {
+    case Status::none: return "none";
+    case Status::pass: return "pass";
+    case Status::fail: return "fail";
+    case Status::neutral: return "neutral";
+    case Status::policy: return "policy";
+    case Status::temperror: return "temperror";
+    case Status::permerror: return "permerror";
+  }
+  return "none";
+}
+
+namespace {
+
+struct BodyHash {
+  Canon canon;
+  std::optional<std::uint64_t> limit;
+  BodyLimiter limiter;
+  crypto::Digest digest{crypto::Hash::sha256};
+  std::string value;  // filled at finish
+  BodyHash(Canon c, std::optional<std::uint64_t> l) : canon(c), limit(l), limiter(l) {}
+};
+
+struct Pending {
+  SignatureResult result;
+  bool open = false;           // still to be decided by finish()
+  Signature sig;
+  std::string header_digest;
+  std::size_t body = 0;        // index into bodies
+};
+
+}  // namespace
+
+struct Verifier::Impl {
+  dns::Resolver& resolver;
+  KeyCache& cache;
+  VerifyOptions options;
+  std::vector<Pending> sigs;
+  std::vector<std::unique_ptr<BodyHash>> bodies;
+  std::array<std::optional<BodyCanonicalizer>, 2> canonicalizers;
+  bool finished = false;
+
+  Impl(dns::Resolver& r, KeyCache& c, VerifyOptions o) : resolver(r), cache(c), options(o) {}
+
+  void feed(std::size_t ci, std::string_view canonical) {
+    if (canonical.empty()) return;
+    for (auto& b : bodies) {
+      if (static_cast<std::size_t>(b->canon) != ci) continue;
+      std::string_view part = b->limiter.take(canonical);
+      if (!part.empty()) b->digest.update(part);
+    }
+  }
+
+  std::size_t body_index(Canon canon, std::optional<std::uint64_t> limit) {
+    for (std::size_t i = 0; i < bodies.size(); ++i)
+      if (bodies[i]->canon == canon && bodies[i]->limit == limit) return i;
+    bodies.push_back(std::make_unique<BodyHash>(canon, limit));
+    auto ci = static_cast<std::size_t>(canon);
+    if (!canonicalizers[ci]) canonicalizers[ci].emplace(canon);
+    return bodies.size() - 1;
+  }
+};
+
+Verifier::Verifier(dns::Resolver& resolver, KeyCache& cache, VerifyOptions options)
+    : impl_(std::make_unique<Impl>(resolver, cache, options)) {}
+Verifier::~Verifier() = default;
+
+void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
+  Impl& m = *impl_;
+  // Header instances by lowercase name, top first; h= picks them bottom-up (§5.4.2).
+  std::unordered_map<std::string, std::vector<std::size_t>> by_name;
+  for (std::size_t i = 0; i < headers.size(); ++i) by_name[text::to_lower(headers[i].name)].push_back(i);
+
+  unsigned seen = 0;
+  for (const mail::HeaderField& field : headers) {
+    if (!text::iequals(field.name, "DKIM-Signature")) continue;
+    Pending p;
+    SignatureResult& r = p.result;
+    SignatureParse parsed = parse_signature(field.value);
+    r.domain = parsed.domain;
+    r.selector = parsed.selector;
+    r.algorithm = parsed.algorithm;
+    r.b_prefix = parsed.b_text.substr(0, 8);
+    r.identity = parsed.ok()                  ? parsed.signature.identity
+               : !parsed.identity.empty() ? parsed.identity
+               : parsed.domain.empty()    ? ""
+                                          : "@" + parsed.domain;
+    r.status = Status::permerror;
+    if (++seen > m.options.max_signatures) {
+      r.reason = "too many signatures (more than " + std::to_string(m.options.max_signatures) + ")";
+      m.sigs.push_back(std::move(p));
+      continue;
+    }
+    if (!parsed.ok()) {
+      r.reason = parsed.detail;
+      m.sigs.push_back(std::move(p));
+      continue;
+    }
+    Signature& s = parsed.signature;
+    if (s.algorithm == Algorithm::rsa_sha1) {  // RFC 8301 §3.1: MUST NOT be considered valid
+      r.reason = "rsa-sha1 not accepted (RFC 8301)";
+      m.sigs.push_back(std::move(p));
+      continue;
+    }
+    if (m.options.now > 0) {
+      // §3.5 x=: expired signatures are rejected; t= in the future MAY be (§3.5 t=). Both allow
+      // for clock_skew.
+      if (s.expiration && m.options.now > *s.expiration + m.options.clock_skew) {
+        r.reason = "signature expired";
+        m.sigs.push_back(std::move(p));
+        continue;
+      }
+      if (s.timestamp && *s.timestamp > m.options.now + m.options.clock_skew) {
+        r.reason = "signature timestamp in the future";
+        m.sigs.push_back(std::move(p));
+        continue;
+      }
+    }
+    // Header hash (§3.7): the h= fields bottom-up, each with CRLF, then this field with b=
+    // emptied and without its CRLF. A name with no instance left contributes nothing (§5.4.2).
+    std::string data;
+    std::unordered_map<std::string, std::size_t> used;
+    for (const std::string& h : s.signed_headers) {
+      std::string lower = text::to_lower(h);
+      auto it = by_name.find(lower);
+      std::size_t& u = used[lower];
+      if (it == by_name.end() || u >= it->second.size()) continue;
+      const mail::HeaderField& hf = headers[it->second[it->second.size() - 1 - u]];
+      ++u;
+      append_canonical_header(data, s.header_canon, hf.name, hf.value);
+      data.append("\r\n");
+    }
+    append_canonical_header(data, s.header_canon, field.name, without_b_value(field.value));
+    p.header_digest = crypto::sha256(data);
+    p.body = m.body_index(s.body_canon, s.body_length);
+    p.sig = std::move(s);
+    p.open = true;
+    m.sigs.push_back(std::move(p));
+  }
+}
+
+void Verifier::add_body(std::string_view chunk) {
+  Impl& m = *impl_;
+  if (m.finished) return;
+  for (std::size_t ci = 0; ci < m.canonicalizers.size(); ++ci)
+    if (m.canonicalizers[ci]) m.feed(ci, m.canonicalizers[ci]->update(chunk));
+}
+
+std::vector<SignatureResult> Verifier::finish() {
+  Impl& m = *impl_;
+  std::vector<SignatureResult> out;
+  if (m.finished) return out;
+  m.finished = true;
+  for (std::size_t ci = 0; ci < m.canonicalizers.size(); ++ci)
+    if (m.canonicalizers[ci]) m.feed(ci, m.canonicalizers[ci]->finish());
+  for (auto& b : m.bodies) b->value = b->digest.final();
+
+  for (Pending& p : m.sigs) {
+    SignatureResult& r = p.result;
+    if (p.open) {
+      const Signature& s = p.sig;
+      const BodyHash& body = *m.bodies[p.body];
+      std::shared_ptr<const CachedKey> key = m.cache.get(m.resolver, s.selector + "._domainkey." + s.domain, m.options.now);
+      auto decide = [&r](Status st, std::string reason) {
+        r.status = st;
+        r.reason = std::move(reason);
+      };
+      if (key->status != Status::pass) {
+        decide(key->status, key->reason);
+      } else {
+        const KeyRecord& rec = key->record;
+        r.testing = rec.testing;
+        r.key_bits = key->bits;
+        KeyType want = s.algorithm == Algorithm::ed25519_sha256 ? KeyType::ed25519 : KeyType::rsa;
+        if (rec.type != want) {
+          decide(Status::permerror, "key type " + std::string(to_string(rec.type)) + " does not match a=" + s.algorithm_text);
+        } else if (!rec.allows_hash("sha256")) {
+          decide(Status::permerror, "key record h= does not allow sha256");  // §3.6.1 h=
+        } else if (rec.strict && s.identity_domain != s.domain) {
+          decide(Status::permerror, "key t=s requires i= domain equal to d=");  // §3.6.1 t=s
+        } else if (rec.type == KeyType::rsa && key->bits < 1024) {
+          decide(Status::permerror, "RSA key " + std::to_string(key->bits) + " bits < 1024 (RFC 8301)");
+        } else if (rec.type == KeyType::rsa && key->bits < m.options.min_rsa_bits) {
+          decide(Status::policy, "RSA key " + std::to_string(key->bits) + " bits < " + std::to_string(m.options.min_rsa_bits));
+        } else if (s.body_length && *s.body_length > body.limiter.seen()) {
+          // §3.5 l=: we interpret an l= longer than the canonical body as a body that was
+          // truncated after signing: the body hash cannot match what was signed.
+          decide(Status::fail, "l= exceeds body length");
+        } else if (body.value != s.body_hash) {
+          decide(Status::fail, "body hash mismatch");
+        } else if (!crypto::verify_digest(crypto::PublicKey{rec.type, key->pkey, key->bits}, p.header_digest, s.signature)) {
+          decide(Status::fail, "signature verification failed");
+        } else {
+          decide(Status::pass, "");
+        }
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<SignatureResult> verify_message(dns::Resolver& resolver, KeyCache& cache, const mail::Message& message,
+                                            VerifyOptions options) {
+  Verifier v(resolver, cache, options);
+  v.set_headers(message.headers);
+  v.add_body(message.body);
+  return v.finish();
+}
+
+}  // namespace mailward::dkim
