@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run_scenario.sh NAME STATE_DIR — runs scenarios/NAME.sh against the stack the fixture brought up.
 # Every failure is reported as "scenario NAME: FAIL: reason", with the relevant log lines.
-set -euo pipefail
+set -Eeuo pipefail
+# No silent exits: a command failing under set -e names itself and the scenario.
+trap 'echo "scenario ${MW_SCENARIO:-?}: FAIL: unexpected failure of \"$BASH_COMMAND\" (line $LINENO)" >&2' ERR
 . "$(dirname "$0")/lib/stack.sh"
 MW_SCENARIO="$1"
 mw_attach "$2"

@@ -46,7 +46,7 @@ qid="$(mw_queue_id "$MW_WORK/r.out")"
 [ -n "$qid" ] || fail "the outside MTA did not queue the message: $(mw_smtp_last "$MW_WORK/r.out")"
 deferred=""
 for _ in $(seq 1 150); do
-  deferred="$(mw_fate "$qid" out | grep 'status=deferred' | head -1)"
+  deferred="$(mw_fate "$qid" out | grep 'status=deferred' | head -1 || true)"
   [ -n "$deferred" ] && break
   sleep 0.2
 done
