@@ -3,7 +3,7 @@
 // One lookup: a random 16-bit id (getrandom(2)), a fresh connected UDP socket per attempt (the kernel
 // picks a random source port: RFC 5452 §9.2), EDNS0 advertising 1232 bytes (RFC 6891), the reply
 // validated (id, QR, question echoed) with mismatched datagrams ignored; a reply with TC set is asked
-// again over TCP (RFC 7766 §5) from the same server. Attempts go s1, s2, ..., s1, s2, ... `attempts`
+// again over TCP (RFC 7766 §5) from the same server, with a timeout of its own. Attempts go s1, s2, ..., s1, s2, ... `attempts`
 // rounds, each waiting at most `timeout`. A server that answered SERVFAIL/REFUSED/malformed is not
 // asked again in later rounds; ICMP "port unreachable" moves on to the next server at once.
 // Outcome: see resolver.h; when no server answered, status timeout with an error naming the servers

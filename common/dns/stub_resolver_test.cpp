@@ -124,16 +124,17 @@ TEST(StubResolver, FallsBackToTcpWhenTruncated) {
   FakeDnsServer server([&](const Query& q) {
     if (!q.tcp) return one(reply_to(q, 0x8380).bytes());  // TC set, no records
     PacketBuilder b = reply_to(q);
-    // 40 records of 200 bytes: over 8 KB, more than fits the advertised 1232 bytes.
-    for (int i = 0; i < 40; ++i)
+    // 300 records of about 200 bytes: close to the 64 KB a TCP message can hold.
+    for (int i = 0; i < 300; ++i)
       b.record(PacketBuilder::answer, pointer(12), TXT, 60, txt_rdata({std::to_string(i), big}));
     return one(b.bytes());
   });
   StubResolver r(settings_for({server.address()}));
   Answer a = r.lookup("big.example", RecordType::txt);
   ASSERT_EQ(a.status, Status::ok) << a.error;
-  ASSERT_EQ(a.texts.size(), 40u);
+  ASSERT_EQ(a.texts.size(), 300u);
   EXPECT_EQ(a.texts[7], "7" + big);
+  EXPECT_EQ(a.texts[299], "299" + big);
   EXPECT_EQ(server.udp_queries(), 1u);
   EXPECT_EQ(server.tcp_queries(), 1u);
 }
