@@ -59,12 +59,13 @@ trap - EXIT
 work="$MW_STATE/demo"; mkdir -p "$work"
 
 rows=()
+replies=()
 # summary FILE: mailward's verdicts from its own Authentication-Results field, and other marks.
 summary() {
   local f="$1" ar s
   ar="$(mw_header "$f" Authentication-Results | grep -E "^$MW_AUTHSERV_ID( |;)" || true)"
-  s="$(printf '%s' "$ar" | grep -oE '(spf|dkim|dmarc)=[a-z]+' | tr '\n' ' ' || true)"
-  [ -n "$s" ] || s="(no Authentication-Results of ours) "
+  s="$(printf '%s' "$ar" | grep -oE '(^|[ ;])(spf|dkim|dmarc)=[a-z]+' | tr -d ' ;' | tr '\n' ' ' || true)"
+  [ -n "$s" ] || s="(outgoing: no Authentication-Results) "
   if mw_header "$f" X-Mailward-Quarantine | grep -q .; then s+="+quarantine header "; fi
   printf '%s' "$s"
 }
@@ -81,6 +82,8 @@ record() { # NUM TITLE SENT_AS TRANSCRIPT MARKER [EXTRA_VERDICT]
     reply="250 (queued $(mw_queue_id "$4"))"
   else
     verdict="refused by mailward"
+    replies+=("$1. $reply")
+    reply="$(printf '%s' "$reply" | cut -d' ' -f1-2) (see below)"
   fi
   rows+=("$1|$2|$3|$reply|$verdict")
 }
@@ -150,6 +153,10 @@ step "what mailward decided"
   echo "-|-------|-------|-----------|------------------"
   printf '%s\n' "${rows[@]}"
 } | column -t -s '|'
+if [ "${#replies[@]}" -gt 0 ]; then
+  echo; echo "Refusals, as the sending client saw them:"
+  printf '  %s\n' "${replies[@]}" | fold -s -w 110 | sed '2,$s/^\([^ ]\)/     \1/'
+fi
 
 cat <<EOF
 
