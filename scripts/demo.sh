@@ -48,8 +48,8 @@ if [ "$mode" = run ]; then
   cmake -S "$SRC" -B "$BUILD" -G Ninja -DMAILWARD_BENCH=OFF >/dev/null
   cmake --build "$BUILD" --target mailward-milter mailward -j "$(nproc)"
 fi
-export MAILWARD_MILTER="$BUILD/milters/milter/mailward-milter"
-[ -x "$MAILWARD_MILTER" ] || { echo "demo.sh: $MAILWARD_MILTER is not built" >&2; exit 1; }
+export MAILWARD_MILTER="$BUILD/milters/milter/mailward-milter" MAILWARD_CLI="$BUILD/tools/mailward"
+for b in "$MAILWARD_MILTER" "$MAILWARD_CLI"; do [ -x "$b" ] || { echo "demo.sh: $b is not built" >&2; exit 1; }; done
 
 step "bringing up the stack in a network namespace (state: $MW_STATE)"
 export MW_PERSIST=1 MW_MILTER_LOG_LEVEL=info
