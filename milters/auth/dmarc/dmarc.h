@@ -87,7 +87,8 @@ class PublicSuffixList {  // wraps libpsl; thread-safe after construction (read-
   std::shared_ptr<const Context> ctx_;
 };
 
-enum class Status : std::uint8_t { none, pass, fail, temperror, permerror };  // RFC 8601 §2.7.? / 7489 §11.2
+// The Authentication-Results words for dmarc (RFC 7489 §11.2, registered under RFC 8601).
+enum class Status : std::uint8_t { none, pass, fail, temperror, permerror };
 std::string_view to_string(Status) noexcept;
 std::string_view to_string(Policy) noexcept;
 std::string_view to_string(Alignment) noexcept;
