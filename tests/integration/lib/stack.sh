@@ -633,5 +633,18 @@ mw_header() {
     END { flush() }' "$1" | tr -d '\r' | sed -E 's/[ \t]+/ /g; s/^ //; s/ $//'
 }
 
+# mw_qid_of_marker MARKER [mx|out] [SECONDS]: the queue id whose Message-ID carries MARKER, from the
+# cleanup log line (also for messages refused at end of DATA, which get no "queued as").
+mw_qid_of_marker() {
+  local i q
+  for i in $(seq 1 $(( ${3:-5} * 5 ))); do
+    q="$(grep -F "message-id=<$1@" "$MW_LOGS/postfix-${2:-mx}.log" 2>/dev/null | tail -1 | sed -E 's/.*\]: ([0-9A-Za-z]+): message-id=.*/\1/' || true)"
+    [ -n "$q" ] && { echo "$q"; return 0; }
+    sleep 0.2
+  done
+  return 1
+}
+# mw_read_delivered MARKER: the delivered message carrying MARKER, on stdout.
+mw_read_delivered() { local f; f="$(mw_wait_delivery "$1" "${2:-30}")" && cat "$f"; }
 # mw_fate QUEUE_ID [mx|out]: the Postfix log lines for that queue id.
 mw_fate() { grep -F " ${1}: " "$MW_LOGS/postfix-${2:-mx}.log" 2>/dev/null; }

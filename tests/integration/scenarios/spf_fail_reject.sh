@@ -11,5 +11,8 @@ reason="$(mw_smtp_last "$MW_WORK/m.out" | sed -E 's/^550[ -]5\.7\.1 //')"
 # Readable: says which domain's policy refused it, in words (not just a code).
 [[ "$reason" == *aligned.example* ]] || fail "reject reason does not name the domain: '$reason'"
 [ "$(printf '%s' "$reason" | wc -w)" -ge 3 ] || fail "reject reason is not a readable sentence: '$reason'"
-grep -q 'milter-reject' "$MW_PF_MX_LOG" || fail "postfix log has no milter-reject line"
+qid="$(mw_qid_of_marker "$m")" || fail "no cleanup log line for the message (Message-ID <$m@...>)"
+fate="$(mw_fate "$qid" | grep 'milter-reject' || true)"
+[[ "$fate" == *"5.7.1"* ]] || fail "postfix log has no milter-reject 5.7.1 line for $qid: $(mw_fate "$qid")"
+echo "  postfix log: ${fate#*: }"
 if mw_wait_delivery "$m" 3 >/dev/null; then fail "the rejected message was delivered anyway"; fi
