@@ -233,12 +233,19 @@ Decision MessageScan::finish_incoming() {
   // headers another program wrote.
   if (s.dmarc_enabled) {
     dmarc::FromDomain from = dmarc::from_domain_of(headers_);
-    if (from.domain.empty()) {
+    // Several distinct author domains: each is evaluated and the strictest outcome applies
+    // (RFC 7489 §6.6.1), so a sender cannot choose the weakest policy by adding a second address.
+    std::string from_label = from.domain;
+    if (from.domain.empty() && from.domains.size() > 1) {
+      for (const std::string& dom : from.domains) from_label += (from_label.empty() ? "" : ",") + dom;
+    }
+    if (from_label.empty()) {
+      // No usable From at all: reported, not enforced (there is no policy to look up).
       entries.push_back({"dmarc", "none", from.problem, {}});
       log_line += " dmarc=none (" + from.problem + ")";
     } else {
       dmarc::Input in;
-      in.from_domain = from.domain;
+      in.from_domain = from.domain.empty() ? from.domains.front() : from.domain;
       bool spf_temperror = false;
       if (spf_verdict) {
         in.spf_pass = spf_verdict->result == spf::Result::pass;
@@ -250,17 +257,22 @@ Decision MessageScan::finish_incoming() {
         if (r.status == dkim::Status::pass) in.dkim_pass_domains.push_back(r.domain);
         dkim_temperror = dkim_temperror || r.status == dkim::Status::temperror;
       }
-      dmarc::Result r = dmarc::evaluate(engine_.resolver_, engine_.psl_, in, engine_.draw_());
+      dmarc::Result r =
+          from.domain.empty()
+              ? dmarc::evaluate_all(engine_.resolver_, engine_.psl_, from.domains, in, engine_.draw_())
+              : dmarc::evaluate(engine_.resolver_, engine_.psl_, in, engine_.draw_());
+      // Everything below names the domain whose policy decided.
+      std::string decided_by = r.header_from.empty() ? from_label : r.header_from;
       std::string policy(dmarc::to_string(r.published));
       AuthResultEntry e{"dmarc", std::string(dmarc::to_string(r.status)), {}, {}};
       if (r.status == dmarc::Status::pass || r.status == dmarc::Status::fail)
         e.comment = "p=" + policy + " dis=" + std::string(dmarc::to_string(r.applied));
       else
         e.comment = r.reason;
-      e.properties.emplace_back("header.from", from.domain);
+      e.properties.emplace_back("header.from", decided_by);
       if (r.status == dmarc::Status::pass || r.status == dmarc::Status::fail)
         e.properties.emplace_back("policy.dmarc", policy);
-      log_line += " dmarc=" + std::string(dmarc::to_string(r.status)) + " from=" + from.domain;
+      log_line += " dmarc=" + std::string(dmarc::to_string(r.status)) + " from=" + decided_by;
 
       bool forwarder = false;
       for (const net::Network& n : s.trusted_forwarders)
@@ -270,7 +282,7 @@ Decision MessageScan::finish_incoming() {
         d.action = Action::tempfail;
         d.reply_code = "451";
         d.enhanced_code = "4.7.5";  // RFC 7372: cryptographic failure... closest "try later" for auth
-        d.reply_text = "Cannot check the DMARC policy of " + from.domain + " right now; try again later";
+        d.reply_text = "Cannot check the DMARC policy of " + decided_by + " right now; try again later";
         log_line += " (" + r.reason + ")";
       } else if (r.status == dmarc::Status::fail && s.dmarc_enforce && !forwarder &&
                  r.applied != dmarc::Policy::none) {
@@ -279,18 +291,18 @@ Decision MessageScan::finish_incoming() {
           d.action = Action::tempfail;
           d.reply_code = "451";
           d.enhanced_code = "4.7.1";
-          d.reply_text = "Cannot authenticate mail from " + from.domain + " right now; try again later";
+          d.reply_text = "Cannot authenticate mail from " + decided_by + " right now; try again later";
         } else if (r.applied == dmarc::Policy::reject) {
           d.action = Action::reject;
           d.reply_code = "550";
           d.enhanced_code = "5.7.1";
-          d.reply_text = "Rejected by DMARC policy of " + from.domain + ": " + r.reason;
+          d.reply_text = "Rejected by DMARC policy of " + decided_by + ": " + r.reason;
         } else if (s.dmarc_quarantine == QuarantineAction::hold) {
           d.action = Action::hold;
-          d.hold_reason = "DMARC quarantine policy of " + from.domain;
+          d.hold_reason = "DMARC quarantine policy of " + decided_by;
         } else {
           d.edits.push_back({HeaderEdit::Kind::insert, s.dmarc_quarantine_header,
-                             " DMARC policy of " + smtp_reply_safe(from.domain) +
+                             " DMARC policy of " + smtp_reply_safe(decided_by) +
                                  " is quarantine; authentication failed",
                              0});
         }

@@ -212,3 +212,21 @@ TEST(Engine, TrustedForwarderIsNotEnforced) {
   EXPECT_EQ(d.action, Action::accept);
   EXPECT_NE(authentication_results(d).find("not enforced: trusted forwarder"), std::string::npos);
 }
+
+TEST(Engine, SeveralAuthorDomainsTheStrictestPolicyApplies) {
+  Fixture f;
+  f.dns.add_txt("lax.example", "v=spf1 +all");
+  f.dns.add_txt("_dmarc.lax.example", "v=DMARC1; p=none");
+  // SPF passes and aligns for lax.example; sender.example (p=reject) is not authenticated at all.
+  std::string msg = "From: a@lax.example, b@sender.example\nSubject: two authors\n\nbody\n";
+  Decision d = f.run(inbound("198.51.100.66", "a@lax.example"), msg);
+  EXPECT_EQ(d.action, Action::reject);
+  EXPECT_NE(d.reply_text.find("sender.example"), std::string::npos) << d.reply_text;
+}
+
+TEST(Engine, MessageWithoutFromIsReportedNotGuessed) {
+  Fixture f;
+  Decision d = f.run(inbound("192.0.2.10", "alice@sender.example"), "Subject: no author\n\nbody\n");
+  EXPECT_EQ(d.action, Action::accept);
+  EXPECT_NE(authentication_results(d).find("dmarc=none"), std::string::npos);
+}
