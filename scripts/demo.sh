@@ -52,7 +52,7 @@ export MAILWARD_MILTER="$BUILD/milters/milter/mailward-milter" MAILWARD_CLI="$BU
 for b in "$MAILWARD_MILTER" "$MAILWARD_CLI"; do [ -x "$b" ] || { echo "demo.sh: $b is not built" >&2; exit 1; }; done
 
 step "bringing up the stack in a network namespace (state: $MW_STATE)"
-export MW_PERSIST=1 MW_MILTER_LOG_LEVEL=info
+export MW_PERSIST=1 MW_MILTER_LOG_LEVEL=info MW_MILTER_USER="${MW_MILTER_USER:-nobody}"
 trap 'rc=$?; [ $rc -eq 0 ] || { echo "demo.sh: bring-up failed, tearing down" >&2; mw_down; }' EXIT
 mw_up
 trap - EXIT

@@ -2,8 +2,8 @@
 # mailward-milter) inside a private network namespace, for the integration tests and scripts/demo.sh.
 #
 # Source it, set MW_STATE (state directory; default: a fresh one under ${TMPDIR:-/tmp}) and optionally
-# MAILWARD_MILTER (milter binary) and MAILWARD_CLI (the `mailward` command, used for keygen), then
-# call mw_up. Another process can reuse a running stack with
+# MAILWARD_MILTER (milter binary), MAILWARD_CLI (the `mailward` command, used for keygen) and
+# MW_MILTER_USER (the milter's `user =`, privilege drop), then call mw_up. Another process can reuse a running stack with
 # `mw_attach STATE`. mw_down stops every process of the namespace and deletes it; mw_up installs an EXIT
 # trap doing that unless MW_PERSIST=1 (CTest fixtures, the demo).
 #
@@ -435,7 +435,8 @@ attempts = 2
 socket = $MW_MILTER_SOCKET
 socket_mode = 0660
 socket_group = postfix
-authserv_id = $MW_AUTHSERV_ID
+${MW_MILTER_USER:+user = $MW_MILTER_USER
+}authserv_id = $MW_AUTHSERV_ID
 fail_mode = tempfail
 trusted_networks = 127.0.0.1/32
 [spf]
