@@ -52,8 +52,11 @@ PIDS=()
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "/etc/netns/$NS"
   if [ "$KEEP" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
