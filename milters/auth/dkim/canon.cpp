@@ -3,9 +3,47 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/util/text.h"
 
 namespace mailward::dkim {
+
+namespace {
+
+bool is_wsp_or_cr(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
+
+// Relaxed body canonicalisation leaves most bytes alone. Returns the first position in [p, end)
+// where it may not: a TAB, a CR, or a SP followed by WSP or CR (or by the end of the chunk, where
+// the next byte is unknown). Everything before it is copied verbatim.
+const char* find_relaxed_special(const char* p, const char* end) noexcept {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i cr = _mm_set1_epi8('\r');
+  while (end - p >= 17) {  // 16 bytes and the byte after them
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    __m128i next_ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
+                                   _mm_cmpeq_epi8(next, cr));
+    __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr)),
+                                   _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws));
+    int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  for (; p < end; ++p) {
+    char c = *p;
+    if (c == '\t' || c == '\r') return p;
+    if (c == ' ' && (p + 1 == end || is_wsp_or_cr(p[1]))) return p;
+  }
+  return end;
+}
+
+}  // namespace
 
 std::string_view to_string(Canon c) noexcept { return c == Canon::simple ? "simple" : "relaxed"; }
 
@@ -43,26 +81,6 @@ void append_canonical_header(std::string& out, Canon canon, std::string_view nam
   }
 }
 
-void BodyCanonicalizer::flush_pending(char*& w) {
-  // Only reached when a line with data starts, so held-back empty lines were not trailing.
-  for (std::uint64_t i = 0; i < empty_lines_; ++i) {
-    *w++ = '\r';
-    *w++ = '\n';
-  }
-  empty_lines_ = 0;
-}
-
-void BodyCanonicalizer::end_line(char*& w) {
-  pending_space_ = false;  // relaxed: WSP at the end of a line is dropped (§3.4.4)
-  if (line_has_data_) {
-    *w++ = '\r';
-    *w++ = '\n';
-    line_has_data_ = false;
-  } else {
-    ++empty_lines_;
-  }
-}
-
 std::string_view BodyCanonicalizer::update(std::string_view chunk) {
   if (finished_) return {};
   // Output never exceeds: held-back CRLFs + a held CR + one space + the chunk + one CRLF.
@@ -72,61 +90,87 @@ std::string_view BodyCanonicalizer::update(std::string_view chunk) {
   char* w = begin;
   const char* p = chunk.data();
   const char* const end = p + chunk.size();
+  // State lives in locals inside the loop: stores through `w` (a char*) may alias members, which
+  // would force the compiler to reload them for every byte.
+  bool has_data = line_has_data_;
+  bool space = pending_space_;
+  bool cr = pending_cr_;
+  const bool relaxed = canon_ == Canon::relaxed;
 
-  auto data_starts = [&] {
-    if (!line_has_data_) {
-      flush_pending(w);
-      line_has_data_ = true;
+  auto start_data = [&] {
+    if (!has_data) {
+      for (std::uint64_t i = 0; i < empty_lines_; ++i) {
+        *w++ = '\r';
+        *w++ = '\n';
+      }
+      empty_lines_ = 0;
+      has_data = true;
+    }
+  };
+  auto end_line = [&] {
+    space = false;  // relaxed: WSP at the end of a line is dropped (§3.4.4)
+    if (has_data) {
+      *w++ = '\r';
+      *w++ = '\n';
+      has_data = false;
+    } else {
+      ++empty_lines_;
     }
   };
 
   while (p < end) {
-    if (pending_cr_) {
-      pending_cr_ = false;
+    if (cr) {
+      cr = false;
       if (*p == '\n') {
         ++p;
-        end_line(w);
+        end_line();
         continue;
       }
-      // A lone CR is data.
-      if (canon_ == Canon::relaxed && pending_space_) {
-        data_starts();
+      // A lone CR is data (a WSP run before it is interior, so it stays as one SP).
+      start_data();
+      if (space) {
         *w++ = ' ';
-        pending_space_ = false;
+        space = false;
       }
-      data_starts();
       *w++ = '\r';
     }
-    if (canon_ == Canon::simple) {
-      const void* cr = std::memchr(p, '\r', static_cast<std::size_t>(end - p));
-      const char* stop = cr ? static_cast<const char*>(cr) : end;
+    if (!relaxed) {
+      const void* found = std::memchr(p, '\r', static_cast<std::size_t>(end - p));
+      const char* stop = found ? static_cast<const char*>(found) : end;
       if (stop > p) {
-        data_starts();
+        start_data();
         std::memcpy(w, p, static_cast<std::size_t>(stop - p));
         w += stop - p;
       }
       p = stop;
       if (p < end) {  // at a CR
-        pending_cr_ = true;
+        cr = true;
         ++p;
       }
       continue;
     }
-    // relaxed
     char c = *p++;
-    if (c == '\r') {
-      pending_cr_ = true;
-    } else if (c == ' ' || c == '\t') {
-      pending_space_ = true;
+    if (c == ' ' || c == '\t') {
+      space = true;
+    } else if (c == '\r') {
+      cr = true;
     } else {
-      data_starts();
-      if (pending_space_) {
+      start_data();
+      if (space) {
         *w++ = ' ';
-        pending_space_ = false;
+        space = false;
       }
       *w++ = c;
+      // Fast path: copy what relaxed canonicalisation leaves unchanged in one go.
+      const char* stop = find_relaxed_special(p, end);
+      std::memcpy(w, p, static_cast<std::size_t>(stop - p));
+      w += stop - p;
+      p = stop;
     }
   }
+  line_has_data_ = has_data;
+  pending_space_ = space;
+  pending_cr_ = cr;
   auto n = static_cast<std::size_t>(w - begin);
   emitted_ += n;
   return {begin, n};
@@ -135,13 +179,18 @@ std::string_view BodyCanonicalizer::update(std::string_view chunk) {
 std::string_view BodyCanonicalizer::finish() {
   if (finished_) return {};
   finished_ = true;
-  if (out_.size() < 8) out_.resize(8);
+  std::size_t bound = 8 + 2 * static_cast<std::size_t>(empty_lines_);  // held CRLFs, SP, CR, CRLF
+  if (out_.size() < bound) out_.resize(bound);
   char* const begin = out_.data();
   char* w = begin;
   if (pending_cr_) {  // a CR as the very last byte: data
     pending_cr_ = false;
     if (!line_has_data_) {
-      flush_pending(w);
+      for (std::uint64_t i = 0; i < empty_lines_; ++i) {
+        *w++ = '\r';
+        *w++ = '\n';
+      }
+      empty_lines_ = 0;
       line_has_data_ = true;
     }
     if (canon_ == Canon::relaxed && pending_space_) *w++ = ' ';

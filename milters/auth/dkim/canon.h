@@ -44,9 +44,6 @@ class BodyCanonicalizer {
   std::uint64_t emitted() const noexcept { return emitted_; }
 
  private:
-  void flush_pending(char*& w);
-  void end_line(char*& w);
-
   Canon canon_;
   bool pending_cr_ = false;     // a CR was the last byte seen; is it followed by LF?
   bool pending_space_ = false;  // relaxed: a run of WSP awaits the next non-WSP byte

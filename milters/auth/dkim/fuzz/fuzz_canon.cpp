@@ -17,7 +17,7 @@ std::string run(Canon c, std::string_view body, std::string_view splits) {
   std::string out;
   std::size_t pos = 0, k = 0;
   while (pos < body.size()) {
-    std::size_t n = splits.empty() ? body.size() : static_cast<std::size_t>(static_cast<unsigned char>(splits[k++ % splits.size()]) % 17);
+    std::size_t n = splits.empty() ? body.size() : 1 + static_cast<std::size_t>(static_cast<unsigned char>(splits[k++ % splits.size()]) % 16);
     n = std::min(n, body.size() - pos);
     out.append(bc.update(body.substr(pos, n)));
     pos += n;
