@@ -48,27 +48,41 @@ std::string base64_encode(std::string_view bytes) {
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 3);
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  char* w = out.data();
   std::uint32_t acc = 0;
   int bits = 0;
   int padding = 0;
-  for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    if (c == '=') {
-      ++padding;
+  // Fast path: whole quanta of four alphabet characters (the bulk of any b= or p= value).
+  std::size_t i = 0;
+  const auto* u = reinterpret_cast<const unsigned char*>(text.data());
+  while (i + 4 <= text.size()) {
+    std::int8_t a = kTable[u[i]], b = kTable[u[i + 1]], c = kTable[u[i + 2]], d = kTable[u[i + 3]];
+    if ((a | b | c | d) < 0) break;  // whitespace, padding or junk: the careful loop below decides
+    auto v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+             (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+    *w++ = static_cast<char>(v >> 16);
+    *w++ = static_cast<char>((v >> 8) & 0xFF);
+    *w++ = static_cast<char>(v & 0xFF);
+    i += 4;
+  }
+  for (char c : text.substr(i)) {
+    std::int8_t v = kTable[static_cast<unsigned char>(c)];
+    if (v >= 0) {
+      if (padding > 0) return std::nullopt;  // data after padding
+      acc = (acc << 6) | static_cast<std::uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        *w++ = static_cast<char>((acc >> bits) & 0xFF);
+      }
       continue;
     }
-    if (padding > 0) return std::nullopt;  // data after padding
-    std::int8_t v = kTable[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    if (c != '=') return std::nullopt;
+    ++padding;
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
   // 6 leftover bits can never form a byte; 2 or 4 leftover bits must be zero.
   if (bits == 6) return std::nullopt;
   if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;

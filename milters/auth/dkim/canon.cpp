@@ -15,10 +15,12 @@ namespace {
 
 bool is_wsp_or_cr(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
 
-// Relaxed body canonicalisation leaves most bytes alone. Returns the first position in [p, end)
-// where it may not: a TAB, a CR, or a SP followed by WSP or CR (or by the end of the chunk, where
-// the next byte is unknown). Everything before it is copied verbatim.
-const char* find_relaxed_special(const char* p, const char* end) noexcept {
+// Relaxed body canonicalisation leaves most bytes alone. Copies bytes from `p` to `w` up to the
+// first position where it may not: a TAB, a CR, or a SP followed by WSP or CR (or by the end of the
+// chunk, where the next byte is unknown). Returns that position; `w` is advanced past the copy.
+// The SSE2 path stores 16 bytes at a time and may write up to 16 bytes beyond the copy: callers
+// leave that much slack in the output buffer.
+const char* copy_relaxed_run(const char* p, const char* end, char*& w) noexcept {
 #if defined(__SSE2__)
   const __m128i sp = _mm_set1_epi8(' ');
   const __m128i tab = _mm_set1_epi8('\t');
@@ -30,15 +32,22 @@ const char* find_relaxed_special(const char* p, const char* end) noexcept {
                                    _mm_cmpeq_epi8(next, cr));
     __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr)),
                                    _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w), x);
     int mask = _mm_movemask_epi8(special);
-    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    if (mask != 0) {
+      auto n = __builtin_ctz(static_cast<unsigned>(mask));
+      w += n;
+      return p + n;
+    }
     p += 16;
+    w += 16;
   }
 #endif
   for (; p < end; ++p) {
     char c = *p;
     if (c == '\t' || c == '\r') return p;
     if (c == ' ' && (p + 1 == end || is_wsp_or_cr(p[1]))) return p;
+    *w++ = c;
   }
   return end;
 }
@@ -61,11 +70,14 @@ void append_canonical_header(std::string& out, Canon canon, std::string_view nam
     return;
   }
   // RFC 6376 §3.4.2: lowercase the name; unfold; WSP runs -> one SP; no WSP at the end of the
-  // value nor around the colon.
+  // value nor around the colon. Written through a pointer into pre-sized storage (hot path).
   std::string_view n = name;
   while (!n.empty() && text::is_space_or_tab(n.back())) n.remove_suffix(1);
-  for (char c : n) out.push_back(text::ascii_lower(c));
-  out.push_back(':');
+  std::size_t old = out.size();
+  out.resize(old + n.size() + 1 + value.size());
+  char* w = out.data() + old;
+  for (char c : n) *w++ = text::ascii_lower(c);
+  *w++ = ':';
   bool space = false;
   bool started = false;
   for (char c : value) {
@@ -74,17 +86,19 @@ void append_canonical_header(std::string& out, Canon canon, std::string_view nam
       space = true;
       continue;
     }
-    if (space && started) out.push_back(' ');
+    if (space && started) *w++ = ' ';
     space = false;
     started = true;
-    out.push_back(c);
+    *w++ = c;
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 std::string_view BodyCanonicalizer::update(std::string_view chunk) {
   if (finished_) return {};
-  // Output never exceeds: held-back CRLFs + a held CR + one space + the chunk + one CRLF.
-  std::size_t bound = chunk.size() + 4 + 2 * static_cast<std::size_t>(empty_lines_);
+  // Output never exceeds: held-back CRLFs + a held CR + one space + the chunk + one CRLF; plus
+  // 16 bytes of slack for copy_relaxed_run's wide stores.
+  std::size_t bound = chunk.size() + 4 + 2 * static_cast<std::size_t>(empty_lines_) + 16;
   if (out_.size() < bound) out_.resize(bound);
   char* const begin = out_.data();
   char* w = begin;
@@ -161,11 +175,7 @@ std::string_view BodyCanonicalizer::update(std::string_view chunk) {
         space = false;
       }
       *w++ = c;
-      // Fast path: copy what relaxed canonicalisation leaves unchanged in one go.
-      const char* stop = find_relaxed_special(p, end);
-      std::memcpy(w, p, static_cast<std::size_t>(stop - p));
-      w += stop - p;
-      p = stop;
+      p = copy_relaxed_run(p, end, w);  // fast path: what relaxed leaves unchanged
     }
   }
   line_has_data_ = has_data;

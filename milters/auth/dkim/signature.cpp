@@ -157,10 +157,11 @@ TagList parse_tag_list(std::string_view text) {
 }
 
 std::string strip_fws(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
+  std::string out(value.size(), '\0');
+  char* w = out.data();
   for (char c : value)
-    if (!is_fws_char(c)) out.push_back(c);
+    if (!is_fws_char(c)) *w++ = c;
+  out.resize(static_cast<std::size_t>(w - out.data()));
   return out;
 }
 
@@ -205,7 +206,11 @@ SignatureParse parse_signature(std::string_view value) {
     if (const Tag* t = tl.find("s")) r.selector = std::string(t->value);
     if (const Tag* t = tl.find("i")) r.identity = std::string(t->value);
     if (const Tag* t = tl.find("a")) r.algorithm = text::to_lower(strip_fws(t->value));
-    if (const Tag* t = tl.find("b")) r.b_text = strip_fws(t->value);
+    if (const Tag* t = tl.find("b")) {
+      r.b_text = strip_fws(t->value);
+      r.b_begin = t->value_begin;
+      r.b_end = t->value_end;
+    }
   }
   if (tl.error != TagListError::ok) return fail(SignatureError::syntax, "signature " + tl.detail);
 
@@ -275,7 +280,7 @@ SignatureParse parse_signature(std::string_view value) {
   auto bh = base64_decode(tl.find("bh")->value);
   if (!bh || bh->empty()) return fail(SignatureError::bad_base64, "bh= is not base64");
   s.body_hash = std::move(*bh);
-  auto b = base64_decode(tl.find("b")->value);
+  auto b = base64_decode(r.b_text);  // FWS already removed
   if (!b || b->empty()) return fail(SignatureError::bad_base64, "b= is not base64");
   s.signature = std::move(*b);
   s.b_text = r.b_text;

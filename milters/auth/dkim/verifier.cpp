@@ -88,9 +88,6 @@ Verifier::~Verifier() = default;
 
 void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
   Impl& m = *impl_;
-  // Header instances by lowercase name, top first; h= picks them bottom-up (§5.4.2).
-  std::unordered_map<std::string, std::vector<std::size_t>> by_name;
-  for (std::size_t i = 0; i < headers.size(); ++i) by_name[text::to_lower(headers[i].name)].push_back(i);
 
   unsigned seen = 0;
   for (const mail::HeaderField& field : headers) {
@@ -140,18 +137,21 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     // Header hash (§3.7): the h= fields bottom-up, each with CRLF, then this field with b=
     // emptied and without its CRLF. A name with no instance left contributes nothing (§5.4.2).
     std::string data;
-    std::unordered_map<std::string, std::size_t> used;
+    data.reserve(1024);
+    // Instances of a name are taken bottom-up, each once (§5.4.2): `taken` marks used fields.
+    std::vector<bool> taken(headers.size(), false);
     for (const std::string& h : s.signed_headers) {
-      std::string lower = text::to_lower(h);
-      auto it = by_name.find(lower);
-      std::size_t& u = used[lower];
-      if (it == by_name.end() || u >= it->second.size()) continue;
-      const mail::HeaderField& hf = headers[it->second[it->second.size() - 1 - u]];
-      ++u;
-      append_canonical_header(data, s.header_canon, hf.name, hf.value);
-      data.append("\r\n");
+      for (std::size_t k = headers.size(); k-- > 0;) {
+        if (taken[k] || !text::iequals(headers[k].name, h)) continue;
+        taken[k] = true;
+        append_canonical_header(data, s.header_canon, headers[k].name, headers[k].value);
+        data.append("\r\n");
+        break;
+      }
     }
-    append_canonical_header(data, s.header_canon, field.name, without_b_value(field.value));
+    std::string unsigned_value = field.value.substr(0, parsed.b_begin);  // b= emptied (§3.7)
+    unsigned_value.append(field.value, parsed.b_end);
+    append_canonical_header(data, s.header_canon, field.name, unsigned_value);
     p.header_digest = crypto::sha256(data);
     p.body = m.body_index(s.body_canon, s.body_length);
     p.sig = std::move(s);

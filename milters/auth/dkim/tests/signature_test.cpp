@@ -1,6 +1,8 @@
 // Tests for the tag-list parser (RFC 6376 §3.2) and the DKIM-Signature parser (§3.5).
 #include "milters/auth/dkim/signature.h"
 
+#include "milters/auth/dkim/base64.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -124,6 +126,35 @@ TEST(DkimSignature, Fields) {
   SignatureParse c = parse_signature(" v=1; a=rsa-sha256; c=relaxed; d=x.org; s=s; h=from; bh=YWJj; b=ZGVm");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c.signature.body_canon, Canon::simple);  // "relaxed" alone = relaxed/simple
+}
+
+}  // namespace
+}  // namespace mailward::dkim
+
+namespace mailward::dkim {
+namespace {
+
+TEST(DkimBase64, Table) {
+  struct Case {
+    const char* in;
+    std::optional<std::string> out;
+  };
+  const Case cases[] = {
+      {"", std::string()},
+      {"YWJj", std::string("abc")},
+      {"YWJjZA==", std::string("abcd")},
+      {"YWJjZA", std::string("abcd")},  // padding optional
+      {"YWJjZGU=", std::string("abcde")},
+      {"YW Jj\r\n\tZA ==", std::string("abcd")},  // FWS anywhere (RFC 6376 §3.5)
+      {"YWJjZA=", std::nullopt},                   // wrong padding count
+      {"YWJjZ", std::nullopt},                     // 6 dangling bits
+      {"YWJjZB==", std::nullopt},                  // non-zero dangling bits
+      {"YW=Jj", std::nullopt},                     // data after padding
+      {"YW!j", std::nullopt},
+      {"YWJjZA===", std::nullopt},
+  };
+  for (const auto& c : cases) EXPECT_EQ(base64_decode(c.in), c.out) << c.in;
+  for (std::string s : {"", "a", "ab", "abc", "abcd", "\xff\x00\x80"}) EXPECT_EQ(base64_decode(base64_encode(s)), s);
 }
 
 }  // namespace
