@@ -111,10 +111,14 @@ struct SigningKey {
   static SigningKey from_ed25519_seed(std::string domain, std::string selector, std::string_view seed);  // throws
 };
 
-struct SignOptions {
-  SignOptions();  // fills the defaults below
-  std::vector<std::string> signed_headers;     // default: from reply-to subject date to cc message-id in-reply-to references mime-version content-type content-transfer-encoding list-id list-unsubscribe
-  std::vector<std::string> oversigned_headers; // default: from subject to cc reply-to date content-type (each listed once more than present, RFC 6376 §8.15)
+struct SignOptions {  // an aggregate: SignOptions{.now = t} works
+  // Signed when present, each instance once (RFC 6376 §5.4).
+  std::vector<std::string> signed_headers = {"from",       "reply-to",     "subject",      "date",
+                                             "to",         "cc",           "message-id",   "in-reply-to",
+                                             "references", "mime-version", "content-type", "content-transfer-encoding",
+                                             "list-id",    "list-unsubscribe"};
+  // Listed once more than present, so no instance can be added (RFC 6376 §8.15).
+  std::vector<std::string> oversigned_headers = {"from", "subject", "to", "cc", "reply-to", "date", "content-type"};
   std::int64_t now = 0;                        // t= (omitted when 0)
   std::int64_t expire_after = 0;               // x= = now + this when > 0
 };

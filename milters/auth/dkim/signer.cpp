@@ -82,11 +82,6 @@ SigningKey SigningKey::from_ed25519_seed(std::string domain, std::string selecto
   return out;
 }
 
-SignOptions::SignOptions()
-    : signed_headers{"from", "reply-to", "subject", "date", "to", "cc", "message-id", "in-reply-to", "references",
-                     "mime-version", "content-type", "content-transfer-encoding", "list-id", "list-unsubscribe"},
-      oversigned_headers{"from", "subject", "to", "cc", "reply-to", "date", "content-type"} {}
-
 struct Signer::Impl {
   std::vector<SigningKey> keys;
   SignOptions options;

@@ -136,6 +136,30 @@ TEST(DkimVerify, Table) {
   }
 }
 
+TEST(DkimVerify, SeveralTxtRecordsFirstUsableWins) {
+  // RFC 6376 §6.1.2 leaves the choice among several records to the verifier: we take the first
+  // that parses and loads; garbage records before it are skipped.
+  const Keys& k = keys();
+  mail::Message m = sample_message();
+  SigningKey sk = SigningKey::load_pem("example.com", "sel", k.rsa2048.private_pem);
+  m.headers.insert(m.headers.begin(), mail::HeaderField{"DKIM-Signature", craft_signature(m, sk, {})});
+  dns::StaticResolver resolver;
+  resolver.add_txt("sel._domainkey.example.com", "v=spf1 -all");
+  resolver.add_txt("sel._domainkey.example.com", "v=DKIM1; p=YWJjZA==");
+  resolver.add_txt("sel._domainkey.example.com", k.rsa2048.dns_txt);
+  KeyCache cache;
+  auto r = verify_message(resolver, cache, m, {});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, Status::pass) << r[0].reason;
+  dns::StaticResolver only_bad;
+  only_bad.add_txt("sel._domainkey.example.com", "v=DKIM1; p=YWJjZA==");
+  only_bad.add_txt("sel._domainkey.example.com", "v=spf1 -all");
+  KeyCache c2;
+  auto b = verify_message(only_bad, c2, m, {});
+  EXPECT_EQ(b[0].status, Status::permerror);
+  EXPECT_EQ(b[0].reason, "public key is not valid DER");  // the first record's problem
+}
+
 TEST(DkimVerify, NoSignatureNoResult) {
   dns::StaticResolver resolver;
   KeyCache cache;
