@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "common/log/log.h"
@@ -25,7 +26,15 @@ struct Connection {
   Envelope message;
   std::unique_ptr<MessageScan> scan;
   bool leading_space = false;  // SMFIP_HDR_LEADSPC negotiated: values keep their leading space
+  unsigned long protocol = 0;  // the SMFIP_* flags negotiated (which stages expect no reply)
+  bool failed = false;         // an internal error in a no-reply stage: answered at end of message
 };
+
+// Stages whose replies we give up (fewer round trips per message): nothing is decided before the
+// end of the message, so the MTA need not wait for "continue" after each header and body chunk.
+constexpr unsigned long kNoReplyStages = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
+                                         SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
+                                         SMFIP_NR_BODY | SMFIP_NR_UNKN | SMFIP_NR_DATA;
 
 Connection* connection_of(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
 
@@ -41,9 +50,15 @@ sfsistat fail_mode_reply(SMFICTX* ctx) {
   return SMFIS_TEMPFAIL;
 }
 
-// Runs one callback body; any exception becomes the configured fail mode, never a crash.
+// "Continue" for a stage: no reply at all when the MTA agreed not to wait for one there.
+sfsistat proceed(const Connection* conn, unsigned long no_reply_flag) {
+  return conn && (conn->protocol & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+// Runs one callback body; any exception becomes the configured fail mode, never a crash. In a
+// stage that sends no reply the failure is remembered and answered at the end of the message.
 template <typename Body>
-sfsistat guarded(SMFICTX* ctx, const char* stage, Body&& body) noexcept {
+sfsistat guarded(SMFICTX* ctx, const char* stage, unsigned long no_reply_flag, Body&& body) noexcept {
   try {
     return body();
   } catch (const std::exception& e) {
@@ -53,6 +68,11 @@ sfsistat guarded(SMFICTX* ctx, const char* stage, Body&& body) noexcept {
                      "; answering with the fail mode");
   } catch (...) {
     log::error("internal error in ", stage, "; answering with the fail mode");
+  }
+  Connection* conn = connection_of(ctx);
+  if (conn && (conn->protocol & no_reply_flag)) {
+    conn->failed = true;
+    return SMFIS_NOREPLY;
   }
   return fail_mode_reply(ctx);
 }
@@ -79,69 +99,80 @@ std::string milter_value(const std::string& value, bool leading_space) {
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                       unsigned long* pf3) {
-  return guarded(ctx, "negotiate", [&]() -> sfsistat {
+  return guarded(ctx, "negotiate", 0, [&]() -> sfsistat {
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+    // Recipients are not needed to decide; unknown commands and DATA neither.
+    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NORCPT | kNoReplyStages);
     *pf2 = 0;
     *pf3 = 0;
     auto conn = std::make_unique<Connection>();
     conn->leading_space = (f1 & SMFIP_HDR_LEADSPC) != 0;
+    conn->protocol = *pf1;
     smfi_setpriv(ctx, conn.release());
     return SMFIS_CONTINUE;
   });
 }
 
-sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
-  return guarded(ctx, "connect", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (!conn) {
-      auto fresh = std::make_unique<Connection>();
-      conn = fresh.get();
-      smfi_setpriv(ctx, fresh.release());
+// The connection's state; created in negotiate (or here, for an MTA that skips negotiation).
+Connection& state(SMFICTX* ctx) {
+  Connection* conn = connection_of(ctx);
+  if (!conn) {
+    auto fresh = std::make_unique<Connection>();
+    conn = fresh.get();
+    if (smfi_setpriv(ctx, fresh.release()) != MI_SUCCESS) {
+      delete conn;
+      throw std::runtime_error("smfi_setpriv failed");
     }
-    conn->connection = Envelope{};
-    conn->connection.client_name = hostname ? hostname : "";
+  }
+  return *conn;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
+  return guarded(ctx, "connect", SMFIP_NR_CONN, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    conn.connection = Envelope{};
+    conn.connection.client_name = hostname ? hostname : "";
     if (addr && addr->sa_family == AF_INET) {
       const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-      conn->connection.client_ip = net::IpAddress::v4(ntohl(in->sin_addr.s_addr));
+      conn.connection.client_ip = net::IpAddress::v4(ntohl(in->sin_addr.s_addr));
     } else if (addr && addr->sa_family == AF_INET6) {
       const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
       std::array<std::uint8_t, 16> bytes{};
       std::memcpy(bytes.data(), &in6->sin6_addr, 16);
-      conn->connection.client_ip = net::IpAddress::v6(bytes).unmapped();
+      conn.connection.client_ip = net::IpAddress::v6(bytes).unmapped();
     }
-    return SMFIS_CONTINUE;
+    return proceed(&conn, SMFIP_NR_CONN);
   });
 }
 
 sfsistat on_helo(SMFICTX* ctx, char* helo) {
-  return guarded(ctx, "helo", [&]() -> sfsistat {
-    if (Connection* conn = connection_of(ctx)) conn->connection.helo = helo ? helo : "";
-    return SMFIS_CONTINUE;
+  return guarded(ctx, "helo", SMFIP_NR_HELO, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    conn.connection.helo = helo ? helo : "";
+    return proceed(&conn, SMFIP_NR_HELO);
   });
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-  return guarded(ctx, "envfrom", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (!conn) return fail_mode_reply(ctx);
-    conn->scan.reset();
-    conn->message = conn->connection;
+  return guarded(ctx, "envfrom", SMFIP_NR_MAIL, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    conn.scan.reset();
+    conn.message = conn.connection;
     std::string from = (argv && argv[0]) ? argv[0] : "";
     if (from.size() >= 2 && from.front() == '<' && from.back() == '>')
       from = from.substr(1, from.size() - 2);
-    conn->message.mail_from = from;
-    conn->message.auth_user = macro(ctx, "{auth_authen}");
-    return SMFIS_CONTINUE;
+    conn.message.mail_from = from;
+    conn.message.auth_user = macro(ctx, "{auth_authen}");
+    return proceed(&conn, SMFIP_NR_MAIL);
   });
 }
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
-  return guarded(ctx, "envrcpt", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (conn && argv && argv[0] && conn->message.recipients.size() < 1000)
-      conn->message.recipients.emplace_back(argv[0]);
-    return SMFIS_CONTINUE;
+  return guarded(ctx, "envrcpt", SMFIP_NR_RCPT, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    if (argv && argv[0] && conn.message.recipients.size() < 1000)
+      conn.message.recipients.emplace_back(argv[0]);
+    return proceed(&conn, SMFIP_NR_RCPT);
   });
 }
 
@@ -154,29 +185,26 @@ MessageScan& scan_of(SMFICTX* ctx, Connection& conn) {
 }
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
-  return guarded(ctx, "header", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (!conn) return fail_mode_reply(ctx);
-    scan_of(ctx, *conn).add_header({name ? name : "", header_value(value, conn->leading_space)});
-    return SMFIS_CONTINUE;
+  return guarded(ctx, "header", SMFIP_NR_HDR, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    scan_of(ctx, conn).add_header({name ? name : "", header_value(value, conn.leading_space)});
+    return proceed(&conn, SMFIP_NR_HDR);
   });
 }
 
 sfsistat on_eoh(SMFICTX* ctx) {
-  return guarded(ctx, "eoh", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (!conn) return fail_mode_reply(ctx);
-    scan_of(ctx, *conn).end_of_headers();
-    return SMFIS_CONTINUE;
+  return guarded(ctx, "eoh", SMFIP_NR_EOH, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    scan_of(ctx, conn).end_of_headers();
+    return proceed(&conn, SMFIP_NR_EOH);
   });
 }
 
 sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t size) {
-  return guarded(ctx, "body", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (!conn || !conn->scan) return fail_mode_reply(ctx);
-    conn->scan->add_body(std::string_view(reinterpret_cast<const char*>(data), size));
-    return SMFIS_CONTINUE;
+  return guarded(ctx, "body", SMFIP_NR_BODY, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    scan_of(ctx, conn).add_body(std::string_view(reinterpret_cast<const char*>(data), size));
+    return proceed(&conn, SMFIP_NR_BODY);
   });
 }
 
@@ -219,20 +247,26 @@ sfsistat apply(SMFICTX* ctx, const Connection& conn, const Decision& d) {
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
-  return guarded(ctx, "eom", [&]() -> sfsistat {
-    Connection* conn = connection_of(ctx);
-    if (!conn) return fail_mode_reply(ctx);
-    MessageScan& scan = scan_of(ctx, *conn);
-    Decision d = scan.finish();
-    sfsistat rc = apply(ctx, *conn, d);
-    conn->scan.reset();
+  return guarded(ctx, "eom", 0, [&]() -> sfsistat {
+    Connection& conn = state(ctx);
+    if (conn.failed) {  // an earlier no-reply stage failed: this message gets the fail mode
+      conn.failed = false;
+      conn.scan.reset();
+      return fail_mode_reply(ctx);
+    }
+    Decision d = scan_of(ctx, conn).finish();
+    sfsistat rc = apply(ctx, conn, d);
+    conn.scan.reset();
     return rc;
   });
 }
 
 sfsistat on_abort(SMFICTX* ctx) {
-  return guarded(ctx, "abort", [&]() -> sfsistat {
-    if (Connection* conn = connection_of(ctx)) conn->scan.reset();
+  return guarded(ctx, "abort", 0, [&]() -> sfsistat {
+    if (Connection* conn = connection_of(ctx)) {
+      conn->scan.reset();
+      conn->failed = false;
+    }
     return SMFIS_CONTINUE;
   });
 }
