@@ -20,18 +20,22 @@ bool is_wsp_or_cr(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; 
 // chunk, where the next byte is unknown). Returns that position; `w` is advanced past the copy.
 // The SSE2 path stores 16 bytes at a time and may write up to 16 bytes beyond the copy: callers
 // leave that much slack in the output buffer.
+// With kHeader, LF is special too (header values are unfolded: every CR and LF goes).
+template <bool kHeader>
 const char* copy_relaxed_run(const char* p, const char* end, char*& w) noexcept {
 #if defined(__SSE2__)
   const __m128i sp = _mm_set1_epi8(' ');
   const __m128i tab = _mm_set1_epi8('\t');
-  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i cr = _mm_set1_epi8(kHeader ? '\n' : '\r');  // see the LF test below
+  const __m128i cr2 = _mm_set1_epi8('\r');
   while (end - p >= 17) {  // 16 bytes and the byte after them
     __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    // Special: TAB, CR, (header: LF), or SP before SP/TAB/CR (header: /LF).
     __m128i next_ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
-                                   _mm_cmpeq_epi8(next, cr));
-    __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr)),
-                                   _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws));
+                                   _mm_or_si128(_mm_cmpeq_epi8(next, cr), _mm_cmpeq_epi8(next, cr2)));
+    __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr2)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(w), x);
     int mask = _mm_movemask_epi8(special);
     if (mask != 0) {
@@ -45,8 +49,8 @@ const char* copy_relaxed_run(const char* p, const char* end, char*& w) noexcept 
 #endif
   for (; p < end; ++p) {
     char c = *p;
-    if (c == '\t' || c == '\r') return p;
-    if (c == ' ' && (p + 1 == end || is_wsp_or_cr(p[1]))) return p;
+    if (c == '\t' || c == '\r' || (kHeader && c == '\n')) return p;
+    if (c == ' ' && (p + 1 == end || is_wsp_or_cr(p[1]) || (kHeader && p[1] == '\n'))) return p;
     *w++ = c;
   }
   return end;
@@ -74,13 +78,16 @@ void append_canonical_header(std::string& out, Canon canon, std::string_view nam
   std::string_view n = name;
   while (!n.empty() && text::is_space_or_tab(n.back())) n.remove_suffix(1);
   std::size_t old = out.size();
-  out.resize(old + n.size() + 1 + value.size());
+  out.resize(old + n.size() + 1 + value.size() + 16);  // +16: slack for copy_relaxed_run
   char* w = out.data() + old;
   for (char c : n) *w++ = text::ascii_lower(c);
   *w++ = ':';
   bool space = false;
   bool started = false;
-  for (char c : value) {
+  const char* p = value.data();
+  const char* const end = p + value.size();
+  while (p < end) {
+    char c = *p++;
     if (c == '\r' || c == '\n') continue;  // unfold: CRLF removed, the WSP after it stays
     if (c == ' ' || c == '\t') {
       space = true;
@@ -90,6 +97,7 @@ void append_canonical_header(std::string& out, Canon canon, std::string_view nam
     space = false;
     started = true;
     *w++ = c;
+    p = copy_relaxed_run<true>(p, end, w);  // bytes that stay as they are
   }
   out.resize(static_cast<std::size_t>(w - out.data()));
 }
@@ -175,7 +183,7 @@ std::string_view BodyCanonicalizer::update(std::string_view chunk) {
         space = false;
       }
       *w++ = c;
-      p = copy_relaxed_run(p, end, w);  // fast path: what relaxed leaves unchanged
+      p = copy_relaxed_run<false>(p, end, w);  // fast path: what relaxed leaves unchanged
     }
   }
   line_has_data_ = has_data;

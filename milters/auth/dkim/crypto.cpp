@@ -2,6 +2,7 @@
 // Ed25519 (RFC 8463 §3) over a precomputed SHA-256 digest.
 #include "milters/auth/dkim/crypto.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -29,6 +30,8 @@ using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 }  // namespace
+
+bool verify_digest_unchecked(const PublicKey& key, std::string_view digest, std::string_view signature);
 
 void Digest::Free::operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
 
@@ -65,6 +68,7 @@ std::optional<PublicKey> load_public_key(KeyType type, std::string_view bytes, s
     }
     EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes_of(bytes), bytes.size());
     if (!k) {
+      ERR_clear_error();
       error = "invalid ed25519 public key";
       return std::nullopt;
     }
@@ -88,6 +92,7 @@ std::optional<PublicKey> load_public_key(KeyType type, std::string_view bytes, s
     }
   }
   if (!k) {
+    ERR_clear_error();
     error = "public key is not valid DER";
     return std::nullopt;
   }
@@ -98,10 +103,57 @@ std::optional<PublicKey> load_public_key(KeyType type, std::string_view bytes, s
   }
   int bits = EVP_PKEY_get_bits(k);
   out.bits = bits > 0 ? static_cast<unsigned>(bits) : 0;
+  out.rsa_pool = std::make_shared<RsaVerifyPool>(out.pkey);
   return out;
 }
 
+RsaVerifyPool::~RsaVerifyPool() {
+  for (EVP_PKEY_CTX* c : idle_) EVP_PKEY_CTX_free(c);
+}
+
+EVP_PKEY_CTX* RsaVerifyPool::take() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!idle_.empty()) {
+      EVP_PKEY_CTX* c = idle_.back();
+      idle_.pop_back();
+      return c;
+    }
+  }
+  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
+  if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md_for(Hash::sha256)) != 1) return nullptr;
+  return ctx.release();
+}
+
+void RsaVerifyPool::give(EVP_PKEY_CTX* ctx) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_.size() < 64) {  // bounded: at most as many as threads verifying at once
+      idle_.push_back(ctx);
+      return;
+    }
+  }
+  EVP_PKEY_CTX_free(ctx);
+}
+
+bool RsaVerifyPool::verify(std::string_view digest, std::string_view signature) {
+  EVP_PKEY_CTX* ctx = take();
+  if (!ctx) return false;
+  bool ok = EVP_PKEY_verify(ctx, bytes_of(signature), signature.size(), bytes_of(digest), digest.size()) == 1;
+  if (!ok) ERR_clear_error();  // a bad signature from the network is not an error of ours
+  give(ctx);  // the context stays initialised for verification whatever the outcome
+  return ok;
+}
+
 bool verify_digest(const PublicKey& key, std::string_view digest, std::string_view signature) {
+  bool ok = verify_digest_unchecked(key, digest, signature);
+  if (!ok) ERR_clear_error();  // keep the thread's OpenSSL error queue clean for other users
+  return ok;
+}
+
+bool verify_digest_unchecked(const PublicKey& key, std::string_view digest, std::string_view signature) {
   if (!key.pkey) return false;
   if (key.type == KeyType::ed25519) {
     MdCtx ctx(EVP_MD_CTX_new());
@@ -109,6 +161,7 @@ bool verify_digest(const PublicKey& key, std::string_view digest, std::string_vi
       return false;
     return EVP_DigestVerify(ctx.get(), bytes_of(signature), signature.size(), bytes_of(digest), digest.size()) == 1;
   }
+  if (key.rsa_pool) return key.rsa_pool->verify(digest, signature);
   PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
   if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return false;

@@ -54,6 +54,10 @@ struct VerifyOptions {
   std::int64_t clock_skew = 300;
 };
 
+namespace crypto {
+class RsaVerifyPool;
+}
+
 // What the cache holds for one key name: a usable key, or why there is none.
 struct CachedKey {
   Status status = Status::pass;  // pass: usable; permerror / temperror otherwise
@@ -61,6 +65,7 @@ struct CachedKey {
   KeyRecord record;              // public_key bytes dropped after parsing
   std::shared_ptr<EVP_PKEY> pkey;
   unsigned bits = 0;
+  std::shared_ptr<crypto::RsaVerifyPool> rsa_pool;  // reusable verification contexts (RSA)
 };
 
 class KeyCache {  // parsed public keys keyed by "selector._domainkey.domain", TTL-bound, thread-safe

@@ -43,6 +43,7 @@ std::shared_ptr<CachedKey> build(const dns::Answer& answer) {
     k->record.public_key.shrink_to_fit();
     k->pkey = std::move(key->pkey);
     k->bits = key->bits;
+    k->rsa_pool = std::move(key->rsa_pool);
     return k;
   }
   return first_error;

@@ -209,7 +209,7 @@ std::vector<SignatureResult> Verifier::finish() {
           decide(Status::fail, "l= exceeds body length");
         } else if (body.value != s.body_hash) {
           decide(Status::fail, "body hash mismatch");
-        } else if (!crypto::verify_digest(crypto::PublicKey{rec.type, key->pkey, key->bits}, p.header_digest, s.signature)) {
+        } else if (!crypto::verify_digest(crypto::PublicKey{rec.type, key->pkey, key->bits, key->rsa_pool}, p.header_digest, s.signature)) {
           decide(Status::fail, "signature verification failed");
         } else {
           decide(Status::pass, "");
