@@ -3,7 +3,9 @@
 // header selection, chunked streaming and key generation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
+#include <thread>
 #include <map>
 
 #include "common/dns/static_resolver.h"
@@ -158,6 +160,40 @@ TEST(DkimVerify, SeveralTxtRecordsFirstUsableWins) {
   auto b = verify_message(only_bad, c2, m, {});
   EXPECT_EQ(b[0].status, Status::permerror);
   EXPECT_EQ(b[0].reason, "public key is not valid DER");  // the first record's problem
+}
+
+TEST(DkimVerify, ConcurrentVerifiersShareCacheAndContexts) {
+  // libmilter runs callbacks on a worker pool: one KeyCache (and its pooled RSA contexts) is
+  // shared by verifiers on several threads. Good and bad signatures interleave.
+  const Keys& k = keys();
+  mail::Message good = sample_message();
+  SigningKey sk = SigningKey::load_pem("example.com", "sel", k.rsa2048.private_pem);
+  good.headers.insert(good.headers.begin(), mail::HeaderField{"DKIM-Signature", craft_signature(good, sk, {})});
+  mail::Message bad = good;
+  for (auto& h : bad.headers)
+    if (h.name == "Subject") h.value = " changed";
+  dns::StaticResolver resolver;
+  resolver.add_txt("sel._domainkey.example.com", k.rsa2048.dns_txt);
+  KeyCache cache;
+  std::atomic<int> passes{0}, fails{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        bool want_pass = (i + t) % 2 == 0;
+        auto r = verify_message(resolver, cache, want_pass ? good : bad, VerifyOptions{.now = kNow});
+        Status s = r.at(0).status;
+        if (s == Status::pass) ++passes;
+        else if (s == Status::fail) ++fails;
+        if ((s == Status::pass) != want_pass) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(passes.load(), 100);
+  EXPECT_EQ(fails.load(), 100);
+  EXPECT_LE(resolver.lookup_count(), 4u);  // at most one racing miss per thread
 }
 
 TEST(DkimVerify, NoSignatureNoResult) {
