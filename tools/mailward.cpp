@@ -111,8 +111,11 @@ milter::Settings settings_from(const Options& o) {
     if (seconds < 0.01 || seconds > 600) throw UsageError("--dns-timeout must be 0.01..600 seconds");
     s.dns_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
   }
-  s.log.destination = log::Destination::stderr_stream;
+  // The command reports on stdout; only warnings and errors go to stderr, whatever [log] says.
+  s.log = log::Settings{};
+  s.log.ident = "mailward";
   s.log.min_level = log::Level::warning;
+  log::init(s.log);
   return s;
 }
 
@@ -179,6 +182,7 @@ int cmd_verify(const Options& o) {
       std::printf("%s:%s\n", e.name.c_str(), value.c_str());
     }
   }
+  std::fflush(stdout);  // the header first, then the action, even when both go to one pipe
   std::fprintf(stderr, "action: %s%s%s\n", std::string(milter::to_string(d.action)).c_str(),
                d.reply_code.empty() ? "" : (" " + d.reply_code + " " + d.enhanced_code).c_str(),
                d.reply_text.empty() ? "" : (" " + d.reply_text).c_str());

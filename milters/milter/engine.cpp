@@ -55,7 +55,9 @@ Engine::Engine(Settings settings, dns::Resolver& resolver, dmarc::PublicSuffixLi
       psl_(std::move(psl)),
       signing_keys_(std::move(signing_keys)),
       clock_(std::move(clock)),
-      draw_(std::move(draw)) {}
+      draw_(std::move(draw)) {
+  if (settings_.authserv_id.empty()) settings_.authserv_id = default_authserv_id();
+}
 
 Engine::~Engine() = default;
 

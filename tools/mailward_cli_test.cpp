@@ -1,0 +1,190 @@
+// The `mailward` command as operators and scripts use it: its output is an interface (README), so
+// these tests run the real binary against an in-process DNS server and check the exact forms.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <sstream>
+
+#include "common/dns/test_server.h"
+#include "common/util/text.h"
+
+namespace fs = std::filesystem;
+using namespace mailward::dns::testing;
+
+namespace {
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+};
+
+CommandResult run(const std::string& command) {
+  CommandResult r;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+// A tiny authoritative zone: TXT and A records by name; anything else is NXDOMAIN.
+class Zone {
+ public:
+  Zone()
+      : server_([this](const Query& q) {
+          std::lock_guard lock(mutex_);
+          std::string name = mailward::text::normalize_domain(q.name);
+          auto it = txt_.find(name);
+          if (q.type == 16 && it != txt_.end()) {
+            PacketBuilder b = reply_to(q);
+            for (const std::string& t : it->second) {
+              // TXT character-strings are at most 255 bytes (RFC 1035 §3.3.14).
+              Bytes rdata;
+              for (std::size_t i = 0; i < t.size(); i += 255) {
+                std::string part = t.substr(i, 255);
+                rdata.push_back(static_cast<std::uint8_t>(part.size()));
+                rdata.insert(rdata.end(), part.begin(), part.end());
+              }
+              b.record(PacketBuilder::answer, wire_name(name), 16, 300, rdata);
+            }
+            return std::vector<Bytes>{b.bytes()};
+          }
+          bool exists = txt_.contains(name);
+          return std::vector<Bytes>{reply_to(q, exists ? 0x8180 : 0x8183).bytes()};
+        }) {}
+
+  void txt(const std::string& name, const std::string& value) {
+    std::lock_guard lock(mutex_);
+    txt_[name].push_back(value);
+  }
+  std::string server() const { return server_.address().to_string(); }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::vector<std::string>> txt_;
+  FakeDnsServer server_;
+};
+
+const std::string kCli = MAILWARD_CLI_PATH;
+
+class MailwardCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mailward-cli-test-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+    zone_.txt("example.net", "v=spf1 ip4:192.0.2.0/24 -all");
+    zone_.txt("_dmarc.example.net", "v=DMARC1; p=reject");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dns() const { return " --dns-server " + zone_.server() + " --dns-timeout 2"; }
+
+  fs::path dir_;
+  Zone zone_;
+};
+
+}  // namespace
+
+TEST_F(MailwardCli, SpfPrintsTheResultWordFirst) {
+  CommandResult pass = run(kCli + " spf --ip 192.0.2.7 --mail-from alice@example.net --helo mx.example.net" + dns());
+  EXPECT_EQ(pass.status, 0) << pass.out;
+  EXPECT_TRUE(pass.out.starts_with("pass ")) << pass.out;
+  CommandResult fail = run(kCli + " spf --ip 198.51.100.7 --mail-from alice@example.net" + dns());
+  EXPECT_TRUE(fail.out.starts_with("fail ")) << fail.out;
+  CommandResult none = run(kCli + " spf --ip 192.0.2.7 --mail-from bob@unknown.example.net" + dns());
+  EXPECT_TRUE(none.out.starts_with("none ")) << none.out;
+  CommandResult v6 = run(kCli + " spf --ip ::ffff:192.0.2.7 --mail-from alice@example.net" + dns());
+  EXPECT_TRUE(v6.out.starts_with("pass ")) << v6.out;
+}
+
+TEST_F(MailwardCli, SpfDnsTimeoutIsTemperror) {
+  // Nothing listens on the discard port: every query fails, which must never read as "fail".
+  CommandResult r = run(kCli + " spf --ip 192.0.2.7 --mail-from a@example.net --dns-server 127.0.0.1:9"
+              " --dns-timeout 0.2");
+  EXPECT_TRUE(r.out.starts_with("temperror ")) << r.out;
+}
+
+TEST_F(MailwardCli, KeygenSignVerifyRoundTrip) {
+  CommandResult key = run(kCli + " dkim keygen --domain Example.NET --selector s1 --out " + dir_.string());
+  ASSERT_EQ(key.status, 0) << key.out;
+  fs::path key_file = dir_ / "example.net.s1.key";
+  ASSERT_TRUE(fs::exists(key_file));
+  struct stat st {};
+  ASSERT_EQ(stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(key.out, m, std::regex(R"(s1\._domainkey\.example\.net\. IN TXT \((.*) \))")))
+      << key.out;
+  // The zone line's character-strings, joined, are the record to publish.
+  std::string record, strings = m[1];
+  const std::regex quoted(R"("([^"]*)\")");
+  for (std::sregex_iterator it(strings.begin(), strings.end(), quoted), end; it != end; ++it)
+    record += (*it)[1];
+  EXPECT_TRUE(record.starts_with("v=DKIM1; k=rsa; p=")) << record;
+  zone_.txt("s1._domainkey.example.net", record);
+
+  fs::path msg = dir_ / "msg.eml", signed_msg = dir_ / "signed.eml";
+  std::ofstream(msg) << "From: Alice <alice@example.net>\nTo: bob@example.org\nSubject: hi\n"
+                        "Date: Fri, 27 Nov 2026 10:00:00 +0000\nMessage-ID: <x@example.net>\n\nhello\n";
+  CommandResult sign = run(kCli + " dkim sign --domain example.net --selector s1 --key " + key_file.string() +
+                 " < " + msg.string() + " > " + signed_msg.string());
+  ASSERT_EQ(sign.status, 0) << sign.out;
+  CommandResult verify = run(kCli + " verify " + signed_msg.string() +
+                   " --ip 192.0.2.7 --mail-from alice@example.net --helo mx.example.net" + dns());
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  EXPECT_TRUE(verify.out.starts_with("Authentication-Results: ")) << verify.out;
+  EXPECT_NE(verify.out.find("spf=pass"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("dkim=pass"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("header.d=example.net header.s=s1 header.a=rsa-sha256"), std::string::npos);
+  EXPECT_NE(verify.out.find("dmarc=pass"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("action: accept"), std::string::npos) << verify.out;
+
+  // The same message with a changed body, from an address outside SPF: refused, as the milter would.
+  std::ostringstream text;
+  text << std::ifstream(signed_msg).rdbuf();
+  std::ofstream(signed_msg) << text.str() << "tampered\n";
+  CommandResult bad = run(kCli + " verify " + signed_msg.string() + " --ip 198.51.100.1 --mail-from alice@example.net" + dns());
+  EXPECT_NE(bad.out.find("dkim=fail"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("action: reject 550 5.7.1"), std::string::npos) << bad.out;
+}
+
+TEST_F(MailwardCli, Ed25519Keygen) {
+  CommandResult key = run(kCli + " dkim keygen --domain example.net --selector e1 --type ed25519 --out " +
+                dir_.string());
+  ASSERT_EQ(key.status, 0) << key.out;
+  EXPECT_NE(key.out.find("\"v=DKIM1; k=ed25519; p="), std::string::npos) << key.out;
+}
+
+TEST_F(MailwardCli, ConfigErrorsNameFileLineAndKey) {
+  fs::path conf = dir_ / "bad.conf";
+  std::ofstream(conf) << "[milter]\nauthserv_id = mx.example.net\nfail_mode = sometimes\n";
+  CommandResult r = run(kCli + " config check --config " + conf.string());
+  EXPECT_EQ(r.status, 78) << r.out;
+  EXPECT_NE(r.out.find(conf.string() + ":3: [milter] fail_mode: 'sometimes' is not one of"),
+            std::string::npos)
+      << r.out;
+  fs::path good = dir_ / "good.conf";
+  std::ofstream(good) << "[milter]\nauthserv_id = mx.example.net\n[dmarc]\npsl_file = /nonexistent\n";
+  CommandResult ok = run(kCli + " config check --config " + good.string());
+  EXPECT_EQ(ok.status, 0) << ok.out;
+  EXPECT_TRUE(ok.out.starts_with("configuration OK: ")) << ok.out;
+}
+
+TEST_F(MailwardCli, UsageErrorsExit64) {
+  EXPECT_EQ(run(kCli).status, 64);
+  EXPECT_EQ(run(kCli + " spf --ip 192.0.2.1").status, 64);
+  EXPECT_EQ(run(kCli + " spf --ip banana --mail-from a@b.example").status, 64);
+  EXPECT_EQ(run(kCli + " frobnicate").status, 64);
+  EXPECT_EQ(run(kCli + " dkim keygen --domain 'a b' --selector s").status, 64);
+}
