@@ -4,6 +4,7 @@
 //   milter_bench --label NAME --socket PATH [--socket PATH2 ...] --pid PID [--pid PID2 ...]
 //                --messages DIR [--count N] [--warmup N] [--connections C] [--per-connection M]
 //                [--client-ip IP] [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]
+//                [--policy "COMMAND ARGS..." [--policy-name NAME]]
 //
 // Each message file in DIR (sorted by name, used round-robin) is parsed once. C threads each open a
 // connection per M messages to every milter of the chain and send each message through the chain in
@@ -12,9 +13,26 @@
 // Authentication-Results). The daemons' CPU is the delta of utime+stime in /proc/PID/stat over the
 // measured run (all threads; resolution one clock tick); the client's own CPU is getrusage(SELF).
 //
+// --policy runs a Postfix policy service (policyd-spf) in front of the milters the way Postfix runs
+// one through spawn(8) with smtpd_recipient_restrictions = check_policy_service: one process per
+// policy connection, reading requests on stdin and answering on stdout (SMTPD_POLICY_README). Each
+// client thread spawns one process per --per-connection messages (when it reconnects to the
+// milters), sends it one request per recipient at RCPT time with the attributes Postfix 3.7 sends,
+// and, when the action is PREPEND, puts that header field at the top of the message the milters see
+// (smtpd writes PREPENDed fields before its own Received: field). A REJECT/DEFER/4xx/5xx action ends
+// the message before the milters, as Postfix would. The policy processes' CPU is their rusage from
+// wait4() (utime+stime, their waited-for children included), start-up included, summed over the
+// processes of the measured run; it is reported as its own part and added to the daemon CPU.
+//
 // Output: one human line, then "RESULT LABEL MSGS_PER_S DAEMON_CPU_MS_PER_MSG CLIENT_CPU_MS_PER_MSG
-// ACCEPTED TOTAL DKIM_PASS DMARC_PASS" for scripts (bench/run_milter_bench.sh).
+// ACCEPTED TOTAL DKIM_PASS DMARC_PASS" for scripts (bench/run_milter_bench.sh); DAEMON_CPU includes
+// the policy processes' CPU when --policy is given.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +40,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
@@ -47,13 +66,16 @@ struct Options {
   unsigned connections = 4;
   std::size_t per_connection = 10;
   Envelope envelope;
+  std::vector<std::string> policy_argv;  // empty: no policy service
+  std::string policy_name = "policy service";
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "milter_bench: %s\nusage: milter_bench --label NAME --socket PATH [--socket PATH] "
                "--pid PID [--pid PID] --messages DIR [--count N] [--warmup N] [--connections C] "
-               "[--per-connection M] [--client-ip IP] [--helo NAME] [--mail-from ADDR] [--rcpt ADDR]\n",
+               "[--per-connection M] [--client-ip IP] [--helo NAME] [--mail-from ADDR] [--rcpt ADDR] "
+               "[--policy \"COMMAND ARGS...\" [--policy-name NAME]]\n",
                why);
   std::exit(64);
 }
@@ -88,6 +110,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--helo") o.envelope.helo = v;
     else if (a == "--mail-from") o.envelope.mail_from = v;
     else if (a == "--rcpt") o.envelope.recipients = {v};
+    else if (a == "--policy") {
+      std::istringstream words(v);  // split on white space (no quoting: paths here have no spaces)
+      o.policy_argv.clear();
+      for (std::string w; words >> w;) o.policy_argv.push_back(w);
+      if (o.policy_argv.empty()) usage("--policy needs a command");
+    } else if (a == "--policy-name") o.policy_name = v;
     else usage(("unknown option " + a).c_str());
   }
   if (o.sockets.empty() || o.messages_dir.empty()) usage("--socket and --messages are required");
@@ -129,11 +157,192 @@ double self_cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// One Postfix policy service process, spawned as spawn(8) does: stdin and stdout are the policy
+// connection. Requests are "name=value" lines ended by an empty line; so is the reply, whose
+// "action=" attribute is the answer (SMTPD_POLICY_README, "Protocol description").
+class PolicyProcess {
+ public:
+  PolicyProcess() = default;
+  PolicyProcess(const PolicyProcess&) = delete;
+  PolicyProcess& operator=(const PolicyProcess&) = delete;
+  ~PolicyProcess() { finish(); }
+
+  bool running() const noexcept { return pid_ > 0; }
+
+  bool start(const std::vector<std::string>& argv, std::string& error) {
+    int in[2], out[2];  // in: we write, it reads; out: it writes, we read
+    if (pipe2(in, O_CLOEXEC) != 0) return fail("pipe: ", error);
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      ::close(in[0]);
+      ::close(in[1]);
+      return fail("pipe: ", error);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);  // dup2 clears FD_CLOEXEC on 0 and 1
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);  // main() ignores SIGPIPE; the child gets the default back
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(in[1]);
+      ::close(out[0]);
+      error = "spawn " + argv[0] + ": " + std::strerror(rc);
+      return false;
+    }
+    pid_ = pid;
+    to_ = in[1];
+    from_ = out[0];
+    inbuf_.clear();
+    return true;
+  }
+
+  // Sends one request and reads the reply; `action` is the value of its action= attribute.
+  bool ask(const std::string& request, std::string& action, std::string& error) {
+    std::size_t done = 0;
+    while (done < request.size()) {
+      ssize_t n = ::write(to_, request.data() + done, request.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail("policy write: ", error);
+      done += static_cast<std::size_t>(n);
+    }
+    std::size_t end;
+    while ((end = inbuf_.find("\n\n")) == std::string::npos) {
+      pollfd p{from_, POLLIN, 0};
+      int ready = ::poll(&p, 1, 30000);
+      if (ready == 0) {
+        error = "policy service: no reply within 30 s";
+        return false;
+      }
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        return fail("policy poll: ", error);
+      }
+      char buf[4096];
+      ssize_t n = ::read(from_, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail("policy read: ", error);
+      if (n == 0) {
+        error = "policy service closed its output";
+        return false;
+      }
+      inbuf_.append(buf, static_cast<std::size_t>(n));
+    }
+    std::string reply = inbuf_.substr(0, end + 1);
+    inbuf_.erase(0, end + 2);
+    action.clear();
+    std::istringstream lines(reply);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("action=", 0) == 0) action = line.substr(7);
+    return true;
+  }
+
+  // Closes its stdin (end of the policy connection), waits for it to exit and returns its CPU
+  // (utime + stime, its waited-for children included) in seconds; 0 when none is running.
+  double finish() {
+    if (pid_ <= 0) return 0.0;
+    ::close(to_);
+    ::close(from_);
+    to_ = from_ = -1;
+    int status = 0;
+    rusage u{};
+    pid_t r;
+    do r = ::wait4(pid_, &status, 0, &u);
+    while (r < 0 && errno == EINTR);
+    pid_ = -1;
+    if (r < 0) return 0.0;
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  }
+
+ private:
+  static bool fail(const char* what, std::string& error) {
+    error = std::string(what) + std::strerror(errno);
+    return false;
+  }
+  pid_t pid_ = -1;
+  int to_ = -1;
+  int from_ = -1;
+  std::string inbuf_;
+};
+
+// The attributes Postfix 3.7 smtpd sends at RCPT time (SMTPD_POLICY_README, "Protocol
+// description"), for an unauthenticated client without TLS; queue_id is empty because smtpd opens
+// the queue file only after the first accepted RCPT (smtpd_delay_open_until_valid_rcpt = yes).
+std::string policy_request(const Envelope& env, const std::string& recipient, std::size_t n,
+                           std::size_t size) {
+  std::string r;
+  auto attr = [&r](const char* name, const std::string& value) {
+    r += name;
+    r += '=';
+    r += value;
+    r += '\n';
+  };
+  attr("request", "smtpd_access_policy");
+  attr("protocol_state", "RCPT");
+  attr("protocol_name", "ESMTP");
+  attr("client_address", env.client_address);
+  attr("client_name", env.client_name);
+  attr("client_port", std::to_string(env.client_port));
+  attr("reverse_client_name", env.client_name);
+  attr("server_address", "192.0.2.25");
+  attr("server_port", "25");
+  attr("helo_name", env.helo);
+  attr("sender", env.mail_from);
+  attr("recipient", recipient);
+  attr("recipient_count", "0");
+  attr("queue_id", "");
+  attr("instance", "1a2b." + std::to_string(n) + ".0");  // per-transaction, as smtpd makes it
+  attr("size", std::to_string(size));
+  for (const char* empty : {"etrn_domain", "stress", "sasl_method", "sasl_username", "sasl_sender",
+                            "ccert_subject", "ccert_issuer", "ccert_fingerprint",
+                            "ccert_pubkey_fingerprint", "encryption_protocol", "encryption_cipher"})
+    attr(empty, "");
+  attr("encryption_keysize", "0");
+  attr("policy_context", "");
+  attr("compatibility_level", "3.6");
+  attr("mail_version", "3.7.11");
+  r += '\n';
+  return r;
+}
+
+// The SIZE= a client would announce: the message as sent, CRLF line ends.
+std::size_t message_size(const mail::Message& m) {
+  std::size_t size = 2 + m.body.size();
+  for (const mail::HeaderField& f : m.headers) size += f.name.size() + 1 + f.value.size() + 2;
+  return size;
+}
+
+bool starts_with_nocase(const std::string& s, const char* prefix) {
+  std::size_t n = std::strlen(prefix);
+  return s.size() >= n && strncasecmp(s.c_str(), prefix, n) == 0;
+}
+
 struct Tally {
   std::atomic<std::size_t> accepted{0}, rejected{0}, tempfailed{0}, other{0}, dkim_pass{0},
-      dmarc_pass{0};
+      dmarc_pass{0}, policy_processes{0}, policy_prepends{0}, policy_spf_pass{0};
   std::mutex mutex;
   std::string first_problem;
+  double policy_cpu = 0.0;  // seconds, under mutex
+  std::string first_prepend;
+
+  void problem(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (first_problem.empty()) first_problem = what;
+  }
 };
 
 // Applies a milter's header edits to the fields the next milter of the chain will see.
@@ -153,6 +362,13 @@ void run(const Options& o, const std::vector<mail::Message>& messages, std::size
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     std::vector<Session> sessions(o.sockets.size());
+    PolicyProcess policy;
+    auto end_policy = [&] {
+      if (!policy.running()) return;
+      double cpu = policy.finish();
+      std::lock_guard<std::mutex> lock(tally.mutex);
+      tally.policy_cpu += cpu;
+    };
     std::size_t on_connection = o.per_connection;
     for (;;) {
       std::size_t n = next.fetch_add(1);
@@ -166,6 +382,15 @@ void run(const Options& o, const std::vector<mail::Message>& messages, std::size
             std::exit(1);
           }
         }
+        if (!o.policy_argv.empty()) {
+          end_policy();
+          std::string error;
+          if (!policy.start(o.policy_argv, error)) {
+            std::fprintf(stderr, "milter_bench: %s\n", error.c_str());
+            std::exit(1);
+          }
+          ++tally.policy_processes;
+        }
         on_connection = 0;
       }
       ++on_connection;
@@ -175,16 +400,45 @@ void run(const Options& o, const std::vector<mail::Message>& messages, std::size
       std::vector<mail::HeaderField> headers = m.headers;
       Outcome final_outcome = Outcome::accept;
       std::string added;
+      bool refused = false;  // by the policy service, at RCPT: the milters never see the message
+      if (policy.running()) {
+        std::size_t prepended = 0;
+        for (const std::string& rcpt : env.recipients) {
+          std::string action, error;
+          if (!policy.ask(policy_request(env, rcpt, n, message_size(m)), action, error)) {
+            std::fprintf(stderr, "milter_bench: %s\n", error.c_str());
+            std::exit(1);
+          }
+          if (starts_with_nocase(action, "PREPEND ")) {
+            std::string field = action.substr(8);
+            std::size_t colon = field.find(':');
+            if (colon == std::string::npos) continue;  // Postfix logs and ignores a bad PREPEND
+            headers.insert(headers.begin() + static_cast<std::ptrdiff_t>(prepended++),
+                           mail::HeaderField{field.substr(0, colon), field.substr(colon + 1)});
+            ++tally.policy_prepends;
+            if (starts_with_nocase(field, "Received-SPF: Pass")) ++tally.policy_spf_pass;
+            std::lock_guard<std::mutex> lock(tally.mutex);
+            if (tally.first_prepend.empty()) tally.first_prepend = field;
+          } else if (starts_with_nocase(action, "REJECT") || starts_with_nocase(action, "DEFER") ||
+                     (!action.empty() && (action[0] == '4' || action[0] == '5'))) {
+            final_outcome = action[0] == '4' || starts_with_nocase(action, "DEFER")
+                                ? Outcome::tempfail
+                                : Outcome::reject;
+            tally.problem("policy service at RCPT: " + action);
+            refused = true;
+            break;
+          }
+        }
+      }
       for (Session& s : sessions) {
+        if (refused) break;
         Result r = s.send_message(env, headers, m.body);
         for (const HeaderEdit& e : r.edits) added += e.name + ":" + e.value + "\n";
         apply_edits(headers, r.edits);
         final_outcome = r.outcome;
         if (r.outcome != Outcome::accept) {
-          std::lock_guard<std::mutex> lock(tally.mutex);
-          if (tally.first_problem.empty())
-            tally.first_problem = std::string(to_string(r.outcome)) + " at " +
-                                  std::string(to_string(r.stage)) + " " + r.reply + " " + r.detail;
+          tally.problem(std::string(to_string(r.outcome)) + " at " + std::string(to_string(r.stage)) +
+                        " " + r.reply + " " + r.detail);
           if (!s.is_open()) on_connection = o.per_connection;  // reconnect
           break;
         }
@@ -199,6 +453,7 @@ void run(const Options& o, const std::vector<mail::Message>& messages, std::size
       if (added.find("dmarc=pass") != std::string::npos) ++tally.dmarc_pass;
     }
     for (Session& s : sessions) s.quit();
+    end_policy();
   };
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < o.connections; ++t) threads.emplace_back(worker);
@@ -209,6 +464,7 @@ void run(const Options& o, const std::vector<mail::Message>& messages, std::size
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  ::signal(SIGPIPE, SIG_IGN);  // a policy process that dies shows as a write error, not a kill
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(o.messages_dir, ec))
@@ -252,7 +508,14 @@ int main(int argc, char** argv) {
                   static_cast<double>(after - before[i]) * tick * 1000.0 / n);
     per_pid += part;
   }
-  const double daemon_ms = static_cast<double>(ticks) * tick * 1000.0 / n;
+  if (!o.policy_argv.empty()) {
+    char part[160];
+    std::snprintf(part, sizeof(part), "%s%s (%zu processes, <= %zu msgs each): %.3f",
+                  per_pid.empty() ? "" : ", ", o.policy_name.c_str(),
+                  tally.policy_processes.load(), o.per_connection, tally.policy_cpu * 1000.0 / n);
+    per_pid += part;
+  }
+  const double daemon_ms = static_cast<double>(ticks) * tick * 1000.0 / n + tally.policy_cpu * 1000.0 / n;
   const double client_ms = client_cpu * 1000.0 / n;
   const double rate = n / wall;
   std::printf("%s: %zu messages (avg %zu bytes), %u connections x %zu msgs: %.0f msg/s, daemon CPU "
@@ -263,6 +526,11 @@ int main(int argc, char** argv) {
               tally.tempfailed.load(), tally.other.load(), tally.dkim_pass.load(),
               tally.dmarc_pass.load());
   std::printf("%s: daemon CPU ms/msg by process: %s\n", o.label.c_str(), per_pid.c_str());
+  if (!o.policy_argv.empty())
+    std::printf("%s: policy service: %zu PREPENDs (%zu Received-SPF: Pass) for %zu messages; first: "
+                "%s\n",
+                o.label.c_str(), tally.policy_prepends.load(), tally.policy_spf_pass.load(), o.count,
+                tally.first_prepend.c_str());
   if (!tally.first_problem.empty())
     std::printf("%s: first non-accept: %s\n", o.label.c_str(), tally.first_problem.c_str());
   std::printf("RESULT %s %.1f %.4f %.4f %zu %zu %zu %zu\n", o.label.c_str(), rate, daemon_ms, client_ms,

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# run_milter_bench.sh — the milter benchmark: mailward-milter (SPF + DKIM + DMARC) against OpenDKIM +
-# OpenDMARC (Debian's daemons, OpenDMARC doing its own SPF check with libspf2), on the same 10 KB
-# DKIM-signed messages in the same run, driven through the milter protocol over unix sockets by
-# bench/milter_bench (not by Postfix).
+# run_milter_bench.sh — the milter benchmark: mailward-milter (SPF + DKIM + DMARC) against two
+# anchors built from Debian's daemons, on the same 10 KB DKIM-signed messages in the same run, driven
+# through the milter protocol over unix sockets by bench/milter_bench (not by Postfix):
+#   1. opendkim+opendmarc: OpenDKIM (verify) -> OpenDMARC doing its own SPF check with libspf2
+#      (SPFSelfValidate true, SPFIgnoreResults true);
+#   2. policyd-spf+opendkim+opendmarc, the chain a self-hoster runs and the issue's anchor:
+#      policyd-spf (postfix-policyd-spf-python, stock /etc/postfix-policyd-spf-python/policyd-spf.conf)
+#      spawned as Postfix's spawn(8) would, one process per policy connection (per --per-connection
+#      messages) talking SMTPD_POLICY_README on stdin/stdout, asked once per message at RCPT time;
+#      its PREPENDed Received-SPF: field goes on top of the message -> OpenDKIM (verify) -> OpenDMARC
+#      with SPFSelfValidate false / SPFIgnoreResults false, taking SPF from that field. Its CPU
+#      (wait4 rusage of each policyd-spf process, start-up included) is added to the milters'.
 #
 #   sudo bench/run_milter_bench.sh [--build DIR] [--count N] [--unique N] [--connections C]
 #                                  [--per-connection M] [--warmup N] [--keep]
@@ -14,6 +22,8 @@
 # servers and caches answers itself. Every daemon runs in the namespace; sockets are in the temp dir.
 # Each system gets a warm-up run (DNS caches filled, threads started), then the measured run.
 # CPU is utime+stime from /proc/PID/stat of the daemons (nsd's CPU is reported separately).
+# policyd-spf logs to syslog at the stock debugLevel 1; when nothing listens on /dev/log those log
+# lines cost less here than on a real server.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,6 +54,9 @@ die() { echo "run_milter_bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespace)"
 for x in "$MILTER" "$BENCH"; do [ -x "$x" ] || die "not built: $x (cmake --build BUILD --target mailward-milter milter_bench)"; done
 for x in nsd opendkim opendmarc openssl ip; do command -v "$x" >/dev/null || die "missing $x"; done
+POLICYD_SPF="$(command -v policyd-spf)" || die "missing policyd-spf (postfix-policyd-spf-python; scripts/install-deps.sh)"
+POLICYD_CONF=/etc/postfix-policyd-spf-python/policyd-spf.conf
+[ -r "$POLICYD_CONF" ] || die "missing $POLICYD_CONF"
 "$PY" -c 'import dkim' 2>/dev/null || die "python3-dkim missing"
 
 T="$(mktemp -d /tmp/mw-milter-bench.XXXXXX)"
@@ -129,6 +142,15 @@ for i in range(n):
     open("%s/%05d.eml" % (out, i), "wb").write(sig + msg)
 EOF
 SIZE=$(stat -c %s "$T/msgs/00000.eml")
+# One unsigned message for the check that OpenDMARC takes SPF from policyd-spf's Received-SPF field.
+mkdir -p "$T/unsigned"
+"$PY" - "$T/msgs/00000.eml" "$T/unsigned/00000.eml" <<'EOF'
+import re, sys
+raw = open(sys.argv[1], 'rb').read()
+out = re.sub(rb'\ADKIM-Signature:.*?\r\n(?![ \t])', b'', raw, flags=re.S)
+assert out != raw and b'DKIM-Signature' not in out
+open(sys.argv[2], 'wb').write(out)
+EOF
 
 # --- daemons --------------------------------------------------------------------------------------
 cat >"$T/mailward.conf" <<EOF
@@ -167,6 +189,9 @@ SPFIgnoreResults true
 RejectFailures true
 PublicSuffixList /usr/share/publicsuffix/public_suffix_list.dat
 EOF
+sed -e "s|opendmarc\.sock|opendmarc-rspf.sock|; s|opendmarc\.pid|opendmarc-rspf.pid|" \
+    -e 's/^SPFSelfValidate true/SPFSelfValidate false/; s/^SPFIgnoreResults true/SPFIgnoreResults false/' \
+    "$T/opendmarc.conf" >"$T/opendmarc-rspf.conf"
 
 ip netns exec "$NS" "$MILTER" --config "$T/mailward.conf" </dev/null >"$T/mailward.stderr" 2>&1 &
 MW_PID=$!; PIDS+=("$MW_PID")
@@ -174,7 +199,9 @@ ip netns exec "$NS" opendkim -f -x "$T/opendkim.conf" </dev/null >"$T/opendkim.s
 DK_PID=$!; PIDS+=("$DK_PID")
 ip netns exec "$NS" opendmarc -f -c "$T/opendmarc.conf" </dev/null >"$T/opendmarc.stderr" 2>&1 &
 DM_PID=$!; PIDS+=("$DM_PID")
-for s in mailward opendkim opendmarc; do
+ip netns exec "$NS" opendmarc -f -c "$T/opendmarc-rspf.conf" </dev/null >"$T/opendmarc-rspf.stderr" 2>&1 &
+DR_PID=$!; PIDS+=("$DR_PID")
+for s in mailward opendkim opendmarc opendmarc-rspf; do
   for _ in $(seq 1 100); do [ -S "$T/$s.sock" ] && break; sleep 0.1; done
   [ -S "$T/$s.sock" ] || die "$s did not create its socket: $(tail -5 "$T/$s.stderr" "$T/$s.log" 2>/dev/null)"
 done
@@ -197,9 +224,38 @@ echo "messages: $UNIQUE distinct, $SIZE bytes each (first), DKIM rsa-2048 relaxe
 run mailward-milter --socket "$T/mailward.sock" --pid "$MW_PID"
 run opendkim+opendmarc --socket "$T/opendkim.sock" --socket "$T/opendmarc.sock" --pid "$DK_PID" --pid "$DM_PID"
 
+POLICY=(--policy "ip netns exec $NS $POLICYD_SPF $POLICYD_CONF" --policy-name policyd-spf
+        --socket "$T/opendkim.sock" --socket "$T/opendmarc-rspf.sock" --pid "$DK_PID" --pid "$DR_PID")
+# Check first: an unsigned message must reach dmarc=pass through SPF alone, i.e. OpenDMARC used the
+# Received-SPF field (without it, p=reject rejects the message).
+CHECK="$("$BENCH" --label check --messages "$T/unsigned" --count 1 --warmup 0 --connections 1 \
+  --per-connection 1 --client-ip 192.0.2.10 --helo mail.bench.example --mail-from alice@bench.example \
+  --rcpt bob@mx.example "${POLICY[@]}")" || die "check run failed"
+echo "$CHECK" | grep -q '^RESULT check [0-9.]* [0-9.]* [0-9.]* 1 1 0 1$' ||
+  die "OpenDMARC did not pass an unsigned message on policyd-spf's Received-SPF field: $CHECK"
+echo "check: an unsigned message passes DMARC on policyd-spf's Received-SPF field alone (OpenDMARC SPFSelfValidate false)"
+# policyd-spf start-up alone (interpreter and imports; no request); the row below includes it.
+"$PY" - "$NS" "$POLICYD_SPF" "$POLICYD_CONF" "$PER_CONN" <<'EOF'
+import resource, subprocess, sys
+ns, cmd, conf, per = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+for _ in range(5):
+    subprocess.run(["ip", "netns", "exec", ns, cmd, conf], stdin=subprocess.DEVNULL, check=True)
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+ms = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000 / 5
+print("policyd-spf start-up (no request): %.1f ms CPU per process, %.3f ms/msg at %d msgs per process"
+      % (ms, ms / per, per))
+EOF
+run policyd-spf+opendkim+opendmarc "${POLICY[@]}"
+
 awk '/^RESULT/ { rate[$2] = $3; cpu[$2] = $4 }
      END {
-       m = "mailward-milter"; o = "opendkim+opendmarc"
-       if (cpu[m] > 0) printf "ratio: CPU per message %.1fx less (%.3f vs %.3f ms), throughput %.1fx (%.0f vs %.0f msg/s)\n",
-                              cpu[o] / cpu[m], cpu[m], cpu[o], rate[m] / rate[o], rate[m], rate[o]
+       m = "mailward-milter"
+       if (cpu[m] <= 0) exit
+       n = split("opendkim+opendmarc policyd-spf+opendkim+opendmarc", anchors, " ")
+       for (i = 1; i <= n; i++) {
+         o = anchors[i]
+         if (cpu[o] > 0) printf "ratio vs %s: CPU per message %.1fx less (%.3f vs %.3f ms), throughput %.1fx (%.0f vs %.0f msg/s)\n",
+                                o, cpu[o] / cpu[m], cpu[m], cpu[o], rate[m] / rate[o], rate[m], rate[o]
+       }
      }' "$T/results"

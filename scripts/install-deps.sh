@@ -21,6 +21,7 @@ packages=(
   libmilter-dev libssl-dev libpsl-dev psl
   # test oracles, fixtures and benchmark anchors
   libopendkim-dev opendkim opendkim-tools opendmarc python3-dkim libyaml-cpp-dev
+  postfix-policyd-spf-python
   # the real mail stack the integration tests and the demo run
   postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve nsd swaks
   iproute2 procps psmisc zstd ca-certificates
