@@ -374,8 +374,6 @@ TEST_P(SpfSuite, Result) {
     if (c.skip.starts_with("FAIL:")) FAIL() << c.file << ": " << c.skip;
     GTEST_SKIP() << "corpus absent: " << c.file;
   }
-  // MAILWARD_SPF_NO_EXCEPTIONS=1 runs the listed exceptions too, to audit the list.
-  if (!c.skip.empty() && !std::getenv("MAILWARD_SPF_NO_EXCEPTIONS")) GTEST_SKIP() << c.test << ": " << c.skip;
   std::unique_ptr<dns::Resolver> resolver = build(*c.zone);
   if (c.stalwart) resolver = std::make_unique<StalwartResolver>(build(*c.zone));
   auto ip = net::IpAddress::parse(c.host);
@@ -390,6 +388,13 @@ TEST_P(SpfSuite, Result) {
   bool accepted = std::find(c.results.begin(), c.results.end(), got) != c.results.end();
   std::string want;
   for (const auto& r : c.results) want += (want.empty() ? "" : "|") + r;
+  if (!c.skip.empty()) {
+    // A listed exception: we give RFC 7208's answer, which this suite does not accept. Checked, not
+    // skipped: should our answer ever match the suite's, the exception list needs a fresh look.
+    EXPECT_FALSE(accepted) << c.file << " test " << c.test << ": listed exception (" << c.skip
+                           << ") but we now give the suite's answer " << got;
+    return;
+  }
   EXPECT_TRUE(accepted) << c.file << " test " << c.test << ": got " << got << ", want " << want
                         << "; mechanism '" << v.mechanism << "'; problem: " << v.problem;
   if (c.explanation && got == "fail") {
