@@ -102,134 +102,263 @@ void append_canonical_header(std::string& out, Canon canon, std::string_view nam
   out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
-std::string_view BodyCanonicalizer::update(std::string_view chunk) {
-  if (finished_) return {};
-  // Output never exceeds: held-back CRLFs + a held CR + one space + the chunk + one CRLF; plus
-  // 16 bytes of slack for copy_relaxed_run's wide stores.
-  std::size_t bound = chunk.size() + 4 + 2 * static_cast<std::size_t>(empty_lines_) + 16;
-  if (out_.size() < bound) out_.resize(bound);
-  char* const begin = out_.data();
-  char* w = begin;
-  const char* p = chunk.data();
-  const char* const end = p + chunk.size();
-  // State lives in locals inside the loop: stores through `w` (a char*) may alias members, which
-  // would force the compiler to reload them for every byte.
-  bool has_data = line_has_data_;
-  bool space = pending_space_;
-  bool cr = pending_cr_;
-  const bool relaxed = canon_ == Canon::relaxed;
+namespace {
 
-  auto start_data = [&] {
-    if (!has_data) {
-      for (std::uint64_t i = 0; i < empty_lines_; ++i) {
-        *w++ = '\r';
-        *w++ = '\n';
-      }
-      empty_lines_ = 0;
-      has_data = true;
-    }
-  };
-  auto end_line = [&] {
-    space = false;  // relaxed: WSP at the end of a line is dropped (§3.4.4)
-    if (has_data) {
-      *w++ = '\r';
-      *w++ = '\n';
-      has_data = false;
-    } else {
-      ++empty_lines_;
-    }
-  };
+constexpr std::size_t kStageSize = 2048;   // staging buffer for short and rewritten pieces
+constexpr std::size_t kDirectRun = 256;    // unchanged runs at least this long skip the staging
 
-  while (p < end) {
-    if (cr) {
-      cr = false;
-      if (*p == '\n') {
-        ++p;
-        end_line();
-        continue;
-      }
-      // A lone CR is data (a WSP run before it is interior, so it stays as one SP).
-      start_data();
-      if (space) {
-        *w++ = ' ';
-        space = false;
-      }
-      *w++ = '\r';
+// Collects canonical output for a sink: long runs of input bytes go to the sink as they are
+// (hashing them straight from the caller's buffer), short pieces and rewritten bytes are copied
+// into the staging buffer first so that the sink sees few, large writes. Order is preserved.
+class Emitter {
+ public:
+  Emitter(CanonSink& sink, char* stage, std::size_t capacity) noexcept : sink_(sink), stage_(stage), cap_(capacity) {}
+  void piece(const char* p, std::size_t n) {
+    if (n == 0) return;
+    total_ += n;
+    if (n >= kDirectRun || n > cap_) {
+      flush();
+      sink_.write({p, n});
+      return;
     }
-    if (!relaxed) {
-      const void* found = std::memchr(p, '\r', static_cast<std::size_t>(end - p));
-      const char* stop = found ? static_cast<const char*>(found) : end;
-      if (stop > p) {
-        start_data();
-        std::memcpy(w, p, static_cast<std::size_t>(stop - p));
-        w += stop - p;
-      }
-      p = stop;
-      if (p < end) {  // at a CR
-        cr = true;
-        ++p;
-      }
-      continue;
-    }
-    char c = *p++;
-    if (c == ' ' || c == '\t') {
-      space = true;
-    } else if (c == '\r') {
-      cr = true;
-    } else {
-      start_data();
-      if (space) {
-        *w++ = ' ';
-        space = false;
-      }
-      *w++ = c;
-      p = copy_relaxed_run<false>(p, end, w);  // fast path: what relaxed leaves unchanged
+    if (cap_ - used_ < n) flush();
+    std::memcpy(stage_ + used_, p, n);
+    used_ += n;
+  }
+  void byte(char c) {
+    if (used_ == cap_) flush();
+    stage_[used_++] = c;
+    ++total_;
+  }
+  void crlfs(std::uint64_t k) {
+    for (; k > 0; --k) {
+      byte('\r');
+      byte('\n');
     }
   }
-  line_has_data_ = has_data;
-  pending_space_ = space;
-  pending_cr_ = cr;
-  auto n = static_cast<std::size_t>(w - begin);
-  emitted_ += n;
-  return {begin, n};
+  void flush() {
+    if (used_ > 0) sink_.write({stage_, used_});
+    used_ = 0;
+  }
+  std::uint64_t total() const noexcept { return total_; }
+
+ private:
+  CanonSink& sink_;
+  char* stage_;
+  std::size_t cap_;
+  std::size_t used_ = 0;
+  std::uint64_t total_ = 0;
+};
+
+class StringSink final : public CanonSink {
+ public:
+  explicit StringSink(std::string& out) noexcept : out_(out) {}
+  void write(std::string_view canonical) override { out_.append(canonical); }
+
+ private:
+  std::string& out_;
+};
+
+// Relaxed body scan (RFC 6376 §3.4.4): the first position at or after `p` where relaxed
+// canonicalisation may change something or where the line structure matters: a TAB, a CR, or a
+// SP followed by SP/TAB/CR or by the end of the chunk (the next byte is unknown there). Every
+// byte before it passes unchanged.
+const char* scan_relaxed(const char* p, const char* end) noexcept {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i cr = _mm_set1_epi8('\r');
+  auto special = [&](const char* q) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 1));
+    __m128i x_tab = _mm_cmpeq_epi8(x, tab);
+    __m128i x_cr = _mm_cmpeq_epi8(x, cr);
+    __m128i next_ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
+                                   _mm_cmpeq_epi8(next, cr));
+    __m128i m = _mm_or_si128(_mm_or_si128(x_tab, x_cr), _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws));
+    return static_cast<unsigned>(_mm_movemask_epi8(m));
+  };
+  while (end - p >= 33) {  // 32 bytes and the byte after them
+    unsigned lo = special(p);
+    unsigned hi = special(p + 16);
+    if ((lo | hi) != 0) return p + __builtin_ctz(lo | (hi << 16));
+    p += 32;
+  }
+  while (end - p >= 17) {
+    unsigned m = special(p);
+    if (m != 0) return p + __builtin_ctz(m);
+    p += 16;
+  }
+#endif
+  for (; p < end; ++p) {
+    char c = *p;
+    if (c == '\t' || c == '\r') return p;
+    if (c == ' ' && (p + 1 == end || is_wsp_or_cr(p[1]))) return p;
+  }
+  return end;
+}
+
+}  // namespace
+
+std::string_view BodyCanonicalizer::update(std::string_view chunk) {
+  out_.clear();
+  StringSink sink(out_);
+  update(chunk, sink);
+  return out_;
 }
 
 std::string_view BodyCanonicalizer::finish() {
-  if (finished_) return {};
+  out_.clear();
+  StringSink sink(out_);
+  finish(sink);
+  return out_;
+}
+
+// The line model and the rules are those of canon.h: RFC 6376 §3.4.3 (simple) and §3.4.4
+// (relaxed). `run` marks the start of input bytes that pass unchanged and are not yet emitted;
+// whenever the output departs from the input, [run, p) is emitted first, then the rewritten
+// bytes, and `run` moves on. Trailing empty lines are counted (empty_lines_), not emitted, until
+// a later data byte proves they are not trailing.
+void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
+  if (finished_ || chunk.empty()) return;
+  if (!stage_) stage_.reset(new char[kStageSize]);
+  Emitter e(sink, stage_.get(), kStageSize);
+  const char* p = chunk.data();
+  const char* const end = p + chunk.size();
+  const char* run = p;
+  // State lives in locals inside the loop (members would be reloaded after every sink call).
+  bool has_data = line_has_data_;
+  bool space = pending_space_;
+  std::uint64_t empty_lines = empty_lines_;
+  const bool relaxed = canon_ == Canon::relaxed;
+
+  // A data byte at p begins or continues a line: held-back empty lines are not trailing after all.
+  auto start_data = [&] {
+    if (has_data) return;
+    has_data = true;
+    if (empty_lines == 0) return;
+    e.piece(run, static_cast<std::size_t>(p - run));
+    run = p;
+    e.crlfs(empty_lines);
+    empty_lines = 0;
+  };
+
+  if (pending_cr_) {  // the previous chunk ended with a CR: CRLF split across chunks, or a lone CR
+    pending_cr_ = false;
+    if (*p == '\n') {
+      ++p;
+      space = false;  // relaxed: WSP at the end of a line is dropped (§3.4.4)
+      if (has_data) {
+        e.byte('\r');
+        e.byte('\n');
+        has_data = false;
+      } else {
+        ++empty_lines;
+      }
+    } else {  // a lone CR is data (a WSP run before it is interior, so it stays as one SP)
+      start_data();
+      if (space) e.byte(' ');
+      space = false;
+      e.byte('\r');
+    }
+    run = p;
+  }
+
+  while (p < end) {
+    const char c = *p;
+    if (c == '\r') {
+      if (p + 1 == end) {  // CRLF or lone CR? The next chunk tells.
+        e.piece(run, static_cast<std::size_t>(p - run));
+        pending_cr_ = true;
+        run = p = end;
+        break;
+      }
+      if (p[1] == '\n') {  // end of line
+        space = false;     // (relaxed: a pending WSP run is trailing and goes; run == p then)
+        if (has_data) {    // CRLF passes unchanged
+          has_data = false;
+        } else {           // an empty line: held back
+          e.piece(run, static_cast<std::size_t>(p - run));
+          ++empty_lines;
+          run = p + 2;
+        }
+        p += 2;
+        continue;
+      }
+      // A lone CR: data.
+      start_data();
+      if (space) {  // relaxed: interior WSP run before it, one SP (run == p here)
+        e.byte(' ');
+        space = false;
+      }
+      ++p;
+      continue;
+    }
+    if (!relaxed) {  // simple (§3.4.3): nothing changes inside a line
+      start_data();
+      const void* found = std::memchr(p, '\r', static_cast<std::size_t>(end - p));
+      p = found ? static_cast<const char*>(found) : end;
+      continue;
+    }
+    if (c == ' ' || c == '\t') {
+      if (!space && c == ' ' && p + 1 < end && !is_wsp_or_cr(p[1])) {  // a lone SP: unchanged
+        start_data();
+        ++p;
+        continue;
+      }
+      // A WSP run: it becomes one SP before the next data byte, or nothing at the end of the line.
+      e.piece(run, static_cast<std::size_t>(p - run));
+      while (p < end && (*p == ' ' || *p == '\t')) ++p;
+      space = true;
+      run = p;
+      continue;
+    }
+    // A data byte.
+    start_data();
+    if (space) {  // run == p here
+      e.byte(' ');
+      space = false;
+    }
+    p = scan_relaxed(p + 1, end);
+  }
+  e.piece(run, static_cast<std::size_t>(end - run));
+  e.flush();
+  line_has_data_ = has_data;
+  pending_space_ = space;
+  empty_lines_ = empty_lines;
+  emitted_ += e.total();
+}
+
+void BodyCanonicalizer::finish(CanonSink& sink) {
+  if (finished_) return;
   finished_ = true;
-  std::size_t bound = 8 + 2 * static_cast<std::size_t>(empty_lines_);  // held CRLFs, SP, CR, CRLF
-  if (out_.size() < bound) out_.resize(bound);
-  char* const begin = out_.data();
-  char* w = begin;
+  char stage[16];  // at most: SP, CR, CRLF (held-back CRLFs flush as it fills)
+  Emitter e(sink, stage, sizeof stage);
   if (pending_cr_) {  // a CR as the very last byte: data
     pending_cr_ = false;
     if (!line_has_data_) {
-      for (std::uint64_t i = 0; i < empty_lines_; ++i) {
-        *w++ = '\r';
-        *w++ = '\n';
-      }
+      e.crlfs(empty_lines_);
       empty_lines_ = 0;
       line_has_data_ = true;
     }
-    if (canon_ == Canon::relaxed && pending_space_) *w++ = ' ';
+    if (canon_ == Canon::relaxed && pending_space_) e.byte(' ');
     pending_space_ = false;
-    *w++ = '\r';
+    e.byte('\r');
   }
   // A last line without CRLF gets one (§3.4.3; for relaxed we interpret §3.4.4 the same way, as
   // every widely deployed implementation does). Held-back empty lines are dropped.
   if (line_has_data_) {
-    *w++ = '\r';
-    *w++ = '\n';
+    e.byte('\r');
+    e.byte('\n');
     line_has_data_ = false;
   }
   // §3.4.3: simple canonicalisation of an empty body is a single CRLF; relaxed is empty (§3.4.4).
-  if (canon_ == Canon::simple && emitted_ == 0 && w == begin) {
-    *w++ = '\r';
-    *w++ = '\n';
+  if (canon_ == Canon::simple && emitted_ == 0 && e.total() == 0) {
+    e.byte('\r');
+    e.byte('\n');
   }
-  auto n = static_cast<std::size_t>(w - begin);
-  emitted_ += n;
-  return {begin, n};
+  e.flush();
+  emitted_ += e.total();
 }
 
 std::string_view BodyLimiter::take(std::string_view canonical) noexcept {

@@ -9,6 +9,9 @@
 //                              returns the canonical bytes that are final so far; trailing empty
 //                              lines are held back until a later non-empty line proves they are
 //                              not trailing (§3.4.3, §3.4.4 "ignore all empty lines at the end").
+//                              The sink overloads do the same without one output buffer: bytes
+//                              that canonicalisation leaves unchanged go to the sink straight from
+//                              the input in long runs, the rest through a small staging buffer.
 //   BodyLimiter                applies l= (§3.5): passes on at most `limit` canonical bytes.
 //
 // Line model: a line ends at CRLF. A lone CR or lone LF is an ordinary byte of the line
@@ -18,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,12 +37,24 @@ std::optional<Canon> parse_canon(std::string_view word) noexcept;
 // Appends "name:value" canonicalised; `value` is the exact bytes after the colon (CRLF in folds).
 void append_canonical_header(std::string& out, Canon canon, std::string_view name, std::string_view value);
 
+// Receives canonical body bytes in order (the concatenation is the canonical body). A view passed
+// to write() is valid only during that call.
+class CanonSink {
+ public:
+  virtual ~CanonSink() = default;
+  virtual void write(std::string_view canonical) = 0;
+};
+
 class BodyCanonicalizer {
  public:
   explicit BodyCanonicalizer(Canon canon) noexcept : canon_(canon) {}
   // The returned view stays valid until the next call on this object.
   std::string_view update(std::string_view chunk);
   std::string_view finish();
+  // Streaming to a sink (no copy of long unchanged runs); every canonical byte that update() has
+  // decided is written before it returns. Mixing these with the overloads above is allowed.
+  void update(std::string_view chunk, CanonSink& sink);
+  void finish(CanonSink& sink);
   Canon canon() const noexcept { return canon_; }
   // Canonical bytes returned so far (updated by update/finish).
   std::uint64_t emitted() const noexcept { return emitted_; }
@@ -51,7 +67,8 @@ class BodyCanonicalizer {
   bool finished_ = false;
   std::uint64_t empty_lines_ = 0;  // empty lines held back
   std::uint64_t emitted_ = 0;
-  std::string out_;
+  std::string out_;                 // output of the view-returning overloads
+  std::unique_ptr<char[]> stage_;   // staging buffer of the sink overloads (kStageSize bytes)
 };
 
 // Applies a body length limit (RFC 6376 §3.5 l=): take() returns the part of each canonical chunk

@@ -72,6 +72,14 @@ struct Verifier::Impl {
     }
   }
 
+  // Hands canonical body bytes of one canonicalisation to every body hash that uses it.
+  struct FeedSink final : CanonSink {
+    Impl& m;
+    std::size_t ci;
+    FeedSink(Impl& impl, std::size_t index) : m(impl), ci(index) {}
+    void write(std::string_view canonical) override { m.feed(ci, canonical); }
+  };
+
   std::size_t body_index(Canon canon, std::optional<std::uint64_t> limit) {
     for (std::size_t i = 0; i < bodies.size(); ++i)
       if (bodies[i]->canon == canon && bodies[i]->limit == limit) return i;
@@ -163,8 +171,11 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
 void Verifier::add_body(std::string_view chunk) {
   Impl& m = *impl_;
   if (m.finished) return;
-  for (std::size_t ci = 0; ci < m.canonicalizers.size(); ++ci)
-    if (m.canonicalizers[ci]) m.feed(ci, m.canonicalizers[ci]->update(chunk));
+  for (std::size_t ci = 0; ci < m.canonicalizers.size(); ++ci) {
+    if (!m.canonicalizers[ci]) continue;
+    Impl::FeedSink sink(m, ci);
+    m.canonicalizers[ci]->update(chunk, sink);
+  }
 }
 
 std::vector<SignatureResult> Verifier::finish() {
@@ -172,8 +183,11 @@ std::vector<SignatureResult> Verifier::finish() {
   std::vector<SignatureResult> out;
   if (m.finished) return out;
   m.finished = true;
-  for (std::size_t ci = 0; ci < m.canonicalizers.size(); ++ci)
-    if (m.canonicalizers[ci]) m.feed(ci, m.canonicalizers[ci]->finish());
+  for (std::size_t ci = 0; ci < m.canonicalizers.size(); ++ci) {
+    if (!m.canonicalizers[ci]) continue;
+    Impl::FeedSink sink(m, ci);
+    m.canonicalizers[ci]->finish(sink);
+  }
   for (auto& b : m.bodies) b->value = b->digest.final();
 
   for (Pending& p : m.sigs) {
