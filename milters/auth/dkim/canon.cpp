@@ -159,44 +159,66 @@ class StringSink final : public CanonSink {
   std::string& out_;
 };
 
-// Relaxed body scan (RFC 6376 §3.4.4): the first position at or after `p` where relaxed
-// canonicalisation may change something or where the line structure matters: a TAB, a CR, or a
-// SP followed by SP/TAB/CR or by the end of the chunk (the next byte is unknown there). Every
-// byte before it passes unchanged.
-const char* scan_relaxed(const char* p, const char* end) noexcept {
+// Relaxed body scan (RFC 6376 §3.4.4): finds, at or after a position, the first byte where
+// relaxed canonicalisation may change something or where the line structure matters: a TAB, a
+// CR, or a SP followed by SP/TAB/CR or by the end of the chunk (the next byte is unknown there).
+// Every byte before it passes unchanged. The chunk is classified 64 bytes at a time into a bit
+// mask that later calls reuse, so dense whitespace does not rescan the same bytes.
+class RelaxedScanner {
+ public:
+  explicit RelaxedScanner(const char* end) noexcept : end_(end) {}
+
+  const char* next(const char* p) noexcept {
+    for (;;) {
+      if (base_ != nullptr && p >= base_ && p < base_ + 64) {
+        std::uint64_t m = mask_ & (~std::uint64_t{0} << static_cast<unsigned>(p - base_));
+        if (m != 0) return base_ + __builtin_ctzll(m);
+        p = base_ + 64;
+      }
+      if (end_ - p < 65) return tail(p);  // the block and the byte after it must be in the chunk
+      base_ = p;
+      mask_ = classify(p);
+    }
+  }
+
+ private:
+  static std::uint64_t classify(const char* p) noexcept {
+    std::uint64_t sp = 0, tab = 0, cr = 0;
 #if defined(__SSE2__)
-  const __m128i sp = _mm_set1_epi8(' ');
-  const __m128i tab = _mm_set1_epi8('\t');
-  const __m128i cr = _mm_set1_epi8('\r');
-  auto special = [&](const char* q) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 1));
-    __m128i x_tab = _mm_cmpeq_epi8(x, tab);
-    __m128i x_cr = _mm_cmpeq_epi8(x, cr);
-    __m128i next_ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
-                                   _mm_cmpeq_epi8(next, cr));
-    __m128i m = _mm_or_si128(_mm_or_si128(x_tab, x_cr), _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws));
-    return static_cast<unsigned>(_mm_movemask_epi8(m));
-  };
-  while (end - p >= 33) {  // 32 bytes and the byte after them
-    unsigned lo = special(p);
-    unsigned hi = special(p + 16);
-    if ((lo | hi) != 0) return p + __builtin_ctz(lo | (hi << 16));
-    p += 32;
-  }
-  while (end - p >= 17) {
-    unsigned m = special(p);
-    if (m != 0) return p + __builtin_ctz(m);
-    p += 16;
-  }
+    const __m128i vsp = _mm_set1_epi8(' ');
+    const __m128i vtab = _mm_set1_epi8('\t');
+    const __m128i vcr = _mm_set1_epi8('\r');
+    for (unsigned k = 0; k < 4; ++k) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      sp |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vsp)))) << (16 * k);
+      tab |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vtab)))) << (16 * k);
+      cr |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vcr)))) << (16 * k);
+    }
+#else
+    for (unsigned k = 0; k < 64; ++k) {
+      sp |= static_cast<std::uint64_t>(p[k] == ' ') << k;
+      tab |= static_cast<std::uint64_t>(p[k] == '\t') << k;
+      cr |= static_cast<std::uint64_t>(p[k] == '\r') << k;
+    }
 #endif
-  for (; p < end; ++p) {
-    char c = *p;
-    if (c == '\t' || c == '\r') return p;
-    if (c == ' ' && (p + 1 == end || is_wsp_or_cr(p[1]))) return p;
+    std::uint64_t ws = sp | tab | cr;
+    std::uint64_t next_ws = (ws >> 1) | (static_cast<std::uint64_t>(is_wsp_or_cr(p[64])) << 63);
+    return tab | cr | (sp & next_ws);
   }
-  return end;
-}
+
+  const char* tail(const char* p) const noexcept {
+    for (; p < end_; ++p) {
+      char c = *p;
+      if (c == '\t' || c == '\r') return p;
+      if (c == ' ' && (p + 1 == end_ || is_wsp_or_cr(p[1]))) return p;
+    }
+    return end_;
+  }
+
+  const char* end_;
+  const char* base_ = nullptr;  // start of the classified block (64 bytes), if any
+  std::uint64_t mask_ = 0;      // bit i: base_[i] is special
+};
 
 }  // namespace
 
@@ -231,6 +253,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
   bool space = pending_space_;
   std::uint64_t empty_lines = empty_lines_;
   const bool relaxed = canon_ == Canon::relaxed;
+  RelaxedScanner scanner(end);
 
   // A data byte at p begins or continues a line: held-back empty lines are not trailing after all.
   auto start_data = [&] {
@@ -307,8 +330,15 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
         continue;
       }
       // A WSP run: it becomes one SP before the next data byte, or nothing at the end of the line.
-      e.piece(run, static_cast<std::size_t>(p - run));
+      const char* ws = p;
       while (p < end && (*p == ' ' || *p == '\t')) ++p;
+      if (!space && c == ' ' && has_data && p < end && *p != '\r') {
+        // Interior run that starts with a SP: that SP is the one kept (same bytes, fewer pieces).
+        e.piece(run, static_cast<std::size_t>(ws + 1 - run));
+        run = p;
+        continue;
+      }
+      e.piece(run, static_cast<std::size_t>(ws - run));
       space = true;
       run = p;
       continue;
@@ -319,7 +349,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
       e.byte(' ');
       space = false;
     }
-    p = scan_relaxed(p + 1, end);
+    p = scanner.next(p + 1);
   }
   e.piece(run, static_cast<std::size_t>(end - run));
   e.flush();
