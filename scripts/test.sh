@@ -37,7 +37,7 @@ while IFS= read -r binary; do
     echo "asan $(basename "$binary"): FAILED"; tail -n 60 "$log"; asan_failed=1
   fi
   rm -f "$log"
-done < <(find build-asan -type f -name '*_tests' -perm -u+x | sort)
+done < <(find "$root/build-asan" -type f -name '*_tests' -perm -u+x | sort)
 [ "$asan_failed" -eq 0 ] || { echo "a unit test failed under the sanitizers"; exit 1; }
 
 echo "== fuzz targets, ${fuzz_seconds}s each"
@@ -55,7 +55,7 @@ while IFS= read -r target; do
     echo "fuzz $name: FAILED"; tail -n 40 "$corpus.log"; fuzz_failed=1
   fi
   rm -rf "$corpus" "$corpus.log"
-done < <(find build-asan -type f -name 'fuzz_*' -perm -u+x | sort)
+done < <(find "$root/build-asan" -type f -name 'fuzz_*' -perm -u+x | sort)
 [ "$fuzz_count" -gt 0 ] || { echo "no fuzz target was built"; exit 1; }
 [ "$fuzz_failed" -eq 0 ] || { echo "a fuzz target failed"; exit 1; }
 
