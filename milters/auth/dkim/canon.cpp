@@ -161,9 +161,12 @@ class StringSink final : public CanonSink {
 
 // Relaxed body scan (RFC 6376 §3.4.4): finds, at or after a position, the first byte where
 // relaxed canonicalisation may change something or where the line structure matters: a TAB, a
-// CR, or a SP followed by SP/TAB/CR or by the end of the chunk (the next byte is unknown there).
-// Every byte before it passes unchanged. The chunk is classified 64 bytes at a time into a bit
-// mask that later calls reuse, so dense whitespace does not rescan the same bytes.
+// SP followed by SP/TAB/CR, or a CR, each where the bytes needed to decide are in the chunk. The
+// one CR that is not special is that of a CRLF followed by a data byte (neither WSP nor CR): the
+// scan is only started inside a line that has data, so such a CRLF ends a non-empty line and the
+// next line has data too; nothing is held back or rewritten there. Every byte before the found
+// one passes unchanged. The chunk is classified 64 bytes at a time into a bit mask that later
+// calls reuse, so dense whitespace does not rescan the same bytes.
 class RelaxedScanner {
  public:
   explicit RelaxedScanner(const char* end) noexcept : end_(end) {}
@@ -175,41 +178,65 @@ class RelaxedScanner {
         if (m != 0) return base_ + __builtin_ctzll(m);
         p = base_ + 64;
       }
-      if (end_ - p < 65) return tail(p);  // the block and the byte after it must be in the chunk
+      if (end_ - p < 66) return tail(p);  // the block and the two bytes after it must be in the chunk
       base_ = p;
       mask_ = classify(p);
     }
   }
 
  private:
+  // Bit i of the result: p[i] is special. Reads p[0..65].
   static std::uint64_t classify(const char* p) noexcept {
-    std::uint64_t sp = 0, tab = 0, cr = 0;
+    std::uint64_t sp, ws, crlf;  // SP; SP/TAB/CR; CR followed by LF
 #if defined(__SSE2__)
     const __m128i vsp = _mm_set1_epi8(' ');
     const __m128i vtab = _mm_set1_epi8('\t');
     const __m128i vcr = _mm_set1_epi8('\r');
-    for (unsigned k = 0; k < 4; ++k) {
+    const __m128i vlf = _mm_set1_epi8('\n');
+    unsigned m_sp[4], m_ws[4], m_crlf[4];
+    auto step = [&](unsigned k) {  // 16 bytes; the load at +1 sees the LF after a CR
       __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-      sp |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vsp)))) << (16 * k);
-      tab |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vtab)))) << (16 * k);
-      cr |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, vcr)))) << (16 * k);
-    }
+      __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k + 1));
+      __m128i esp = _mm_cmpeq_epi8(x, vsp);
+      __m128i ecr = _mm_cmpeq_epi8(x, vcr);
+      m_sp[k] = static_cast<unsigned>(_mm_movemask_epi8(esp));
+      m_ws[k] = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(esp, ecr), _mm_cmpeq_epi8(x, vtab))));
+      m_crlf[k] = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(ecr, _mm_cmpeq_epi8(x1, vlf))));
+    };
+    step(0);
+    step(1);
+    step(2);
+    step(3);
+    auto join = [](const unsigned* m) {
+      return std::uint64_t{m[0]} | (std::uint64_t{m[1]} << 16) | (std::uint64_t{m[2]} << 32) | (std::uint64_t{m[3]} << 48);
+    };
+    sp = join(m_sp);
+    ws = join(m_ws);
+    crlf = join(m_crlf);
 #else
+    sp = ws = crlf = 0;
     for (unsigned k = 0; k < 64; ++k) {
       sp |= static_cast<std::uint64_t>(p[k] == ' ') << k;
-      tab |= static_cast<std::uint64_t>(p[k] == '\t') << k;
-      cr |= static_cast<std::uint64_t>(p[k] == '\r') << k;
+      ws |= static_cast<std::uint64_t>(is_wsp_or_cr(p[k])) << k;
+      crlf |= static_cast<std::uint64_t>(p[k] == '\r' && p[k + 1] == '\n') << k;
     }
 #endif
-    std::uint64_t ws = sp | tab | cr;
-    std::uint64_t next_ws = (ws >> 1) | (static_cast<std::uint64_t>(is_wsp_or_cr(p[64])) << 63);
-    return tab | cr | (sp & next_ws);
+    const auto w64 = static_cast<std::uint64_t>(is_wsp_or_cr(p[64]));
+    const auto w65 = static_cast<std::uint64_t>(is_wsp_or_cr(p[65]));
+    const std::uint64_t next_ws = (ws >> 1) | (w64 << 63);
+    const std::uint64_t next2_ws = (ws >> 2) | (w64 << 62) | (w65 << 63);
+    // TAB or CR, except a CRLF followed by a data byte; SP before SP/TAB/CR.
+    return (ws & ~sp & ~(crlf & ~next2_ws)) | (sp & next_ws);
   }
 
   const char* tail(const char* p) const noexcept {
     for (; p < end_; ++p) {
       char c = *p;
-      if (c == '\t' || c == '\r') return p;
+      if (c == '\t') return p;
+      if (c == '\r') {
+        if (end_ - p >= 3 && p[1] == '\n' && !is_wsp_or_cr(p[2])) continue;  // CRLF, then data
+        return p;
+      }
       if (c == ' ' && (p + 1 == end_ || is_wsp_or_cr(p[1]))) return p;
     }
     return end_;
@@ -254,12 +281,27 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
   std::uint64_t empty_lines = empty_lines_;
   const bool relaxed = canon_ == Canon::relaxed;
   RelaxedScanner scanner(end);
+  // Held-back empty lines that are literal CRLFs at [held, p), inside the pending run: a data byte
+  // after them just lets the run go on (the input has the same bytes as the output). Anything else
+  // settles them first: the run is emitted up to `held`, the CRLFs stay counted in empty_lines.
+  const char* held = nullptr;
+  auto settle = [&] {
+    if (held == nullptr) return;
+    e.piece(run, static_cast<std::size_t>(held - run));
+    run = p;
+    held = nullptr;
+  };
 
   // A data byte at p begins or continues a line: held-back empty lines are not trailing after all.
   auto start_data = [&] {
     if (has_data) return;
     has_data = true;
     if (empty_lines == 0) return;
+    if (held != nullptr) {  // the CRLFs are part of the run
+      held = nullptr;
+      empty_lines = 0;
+      return;
+    }
     e.piece(run, static_cast<std::size_t>(p - run));
     run = p;
     e.crlfs(empty_lines);
@@ -291,6 +333,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
     const char c = *p;
     if (c == '\r') {
       if (p + 1 == end) {  // CRLF or lone CR? The next chunk tells.
+        settle();
         e.piece(run, static_cast<std::size_t>(p - run));
         pending_cr_ = true;
         run = p = end;
@@ -300,6 +343,11 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
         space = false;     // (relaxed: a pending WSP run is trailing and goes; run == p then)
         if (has_data) {    // CRLF passes unchanged
           has_data = false;
+        } else if (held != nullptr) {  // another literal empty line right after the held ones
+          ++empty_lines;
+        } else if (empty_lines == 0) {  // the first empty line: [run, p) is pending output
+          held = p;
+          ++empty_lines;
         } else {           // an empty line: held back
           e.piece(run, static_cast<std::size_t>(p - run));
           ++empty_lines;
@@ -330,6 +378,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
         continue;
       }
       // A WSP run: it becomes one SP before the next data byte, or nothing at the end of the line.
+      settle();
       const char* ws = p;
       while (p < end && (*p == ' ' || *p == '\t')) ++p;
       if (!space && c == ' ' && has_data && p < end && *p != '\r') {
@@ -351,6 +400,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
     }
     p = scanner.next(p + 1);
   }
+  settle();
   e.piece(run, static_cast<std::size_t>(end - run));
   e.flush();
   line_has_data_ = has_data;
