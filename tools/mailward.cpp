@@ -249,12 +249,8 @@ int cmd_dkim_sign(const Options& o) {
     if (keys.empty())
       throw std::runtime_error("no [dkim-sign] key for " + from.domain + " in the configuration");
   }
-  dkim::SignOptions options;
-  if (!s.dkim_signed_headers.empty()) options.signed_headers = s.dkim_signed_headers;
-  if (!s.dkim_oversigned_headers.empty()) options.oversigned_headers = s.dkim_oversigned_headers;
-  options.now = static_cast<std::int64_t>(std::time(nullptr));
-  options.expire_after = s.dkim_signature_lifetime.count();
-  dkim::Signer signer(std::move(keys), options);
+  dkim::Signer signer(std::move(keys),
+                      milter::sign_options(s, static_cast<std::int64_t>(std::time(nullptr))));
   signer.set_headers(m.headers);
   signer.add_body(m.body);
   std::vector<mail::HeaderField> signatures = signer.finish();

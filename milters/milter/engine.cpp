@@ -7,6 +7,15 @@
 
 namespace mailward::milter {
 
+dkim::SignOptions sign_options(const Settings& s, std::int64_t now) {
+  dkim::SignOptions o;
+  if (!s.dkim_signed_headers.empty()) o.signed_headers = s.dkim_signed_headers;
+  if (!s.dkim_oversigned_headers.empty()) o.oversigned_headers = s.dkim_oversigned_headers;
+  o.now = now;
+  o.expire_after = s.dkim_signature_lifetime.count();
+  return o;
+}
+
 std::string_view to_string(Action action) noexcept {
   switch (action) {
     case Action::accept: return "accept";
@@ -20,15 +29,6 @@ std::string_view to_string(Action action) noexcept {
 namespace {
 
 constexpr std::string_view kAuthResults = "Authentication-Results";
-
-dkim::SignOptions sign_options(const Settings& s, std::int64_t now) {
-  dkim::SignOptions o;
-  if (!s.dkim_signed_headers.empty()) o.signed_headers = s.dkim_signed_headers;
-  if (!s.dkim_oversigned_headers.empty()) o.oversigned_headers = s.dkim_oversigned_headers;
-  o.now = now;
-  o.expire_after = s.dkim_signature_lifetime.count();
-  return o;
-}
 
 // The identity DMARC aligns with SPF: MAIL FROM's domain, or the HELO name for the null sender
 // (RFC 7489 §4.1 via RFC 7208 §2.4).

@@ -53,6 +53,10 @@ struct Limits {
 
 class MessageScan;
 
+// The DKIM signing options the settings ask for ([dkim] sign_headers, oversign_headers,
+// signature_lifetime), signing at `now`. Shared by the milter and `mailward dkim sign`.
+dkim::SignOptions sign_options(const Settings& settings, std::int64_t now);
+
 class Engine {
  public:
   using Clock = std::function<std::int64_t()>;           // unix seconds

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include "common/util/text.h"
-#include "milters/auth/dkim/dkim.h"
 
 namespace mailward::milter {
 
@@ -135,16 +134,6 @@ Settings load_settings(const config::Config& c) {
   s.psl_file = c.get_string("dmarc", "psl_file", s.psl_file);
   s.trusted_forwarders = read_networks(c, "dmarc", "trusted_forwarders", {});
   return s;
-}
-
-void check_signing_keys(const Settings& settings) {
-  for (const SigningKeySpec& k : settings.signing_keys) {
-    try {
-      (void)dkim::SigningKey::load_pem_file(k.domain, k.selector, k.key_file);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(k.where + ": [dkim-sign] key: " + e.what());
-    }
-  }
 }
 
 }  // namespace mailward::milter

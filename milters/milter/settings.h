@@ -3,7 +3,7 @@
 // load_settings() reads and validates every key the milter uses — unknown keys and sections are
 // errors naming file and line — without starting anything, so `mailward-milter --check` and
 // `mailward config check` share it. Key files are opened (and parsed) by load_signing_keys(), also
-// without side effects. The reference for every key is README.md, "Configuration reference".
+// without side effects, by Runtime (runtime.h). The reference for every key is README.md, "Configuration reference".
 #pragma once
 
 #include <chrono>
@@ -68,8 +68,6 @@ struct Settings {
 
 // Throws config::ConfigError naming file, line and key.
 Settings load_settings(const config::Config& config);
-// Every key file readable and a valid private key; throws std::runtime_error naming the key line.
-void check_signing_keys(const Settings& settings);
 std::string default_authserv_id();
 
 }  // namespace mailward::milter
