@@ -19,11 +19,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # libraries mailward links
   libmilter-dev libssl-dev libpsl-dev psl
+  dovecot-dev libcurl4-openssl-dev libhiredis-dev liblmdb-dev libhyperscan-dev nlohmann-json3-dev
   # test oracles, fixtures and benchmark anchors
   libopendkim-dev opendkim opendkim-tools opendmarc python3-dkim libyaml-cpp-dev
-  postfix-policyd-spf-python
+  postfix-policyd-spf-python postfwd spamassassin spamd rspamd curl openssl python3
   # the real mail stack the integration tests and the demo run
-  postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve nsd swaks
+  postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve nsd swaks redis-server
   iproute2 procps psmisc zstd ca-certificates
 )
 

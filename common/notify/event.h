@@ -1,0 +1,68 @@
+// A notification event: what the Sieve extension vnd.mailward.webhook records at delivery and
+// mailward-notifyd sends. One event is one JSON file in the spool (format documented in
+// dovecot-plugins/notifyd/README.md); the writer makes it durable before delivery completes.
+//
+// Spool layout (created by the package / the daemon, see README):
+//   SPOOL/tmp/   files being written (never read by notifyd)
+//   SPOOL/new/   complete events, one file per event, named "<time_ms>-<id>.json"
+//   SPOOL/dead/  events given up on, with the last error
+// notifyd keeps its retry state outside the event files (see dovecot-plugins/notifyd/README.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mailward::notify {
+
+enum class Priority { low, normal, high };
+std::string_view to_string(Priority p);
+
+struct Event {
+  int version = 1;
+  std::string id;               // 32 lowercase hex chars, random; also the idempotency key
+  std::int64_t time_ms = 0;     // Unix time of delivery, milliseconds
+  std::string user;             // Dovecot user the message was delivered to
+  std::string mailbox;          // mailbox the message went to ("INBOX", "Junk", ...)
+  std::string envelope_from;
+  std::string header_from;
+  std::string to;
+  std::string subject;          // decoded to UTF-8 where the writer could, else raw
+  std::string message_id;
+  std::uint64_t size = 0;       // message size in bytes
+  std::string target;           // administrator-configured target name
+  std::string title;
+  std::string message;
+  Priority priority = Priority::normal;
+  std::vector<std::pair<std::string, std::string>> fields;  // :field NAME VALUE, in script order
+  std::optional<std::string> url;      // webhook :url, only when the target allows user URLs
+  std::optional<std::string> snippet;  // body excerpt, only when the target asks for one
+};
+
+// JSON object, UTF-8; invalid UTF-8 in any string is replaced by U+FFFD (never rejected).
+std::string serialize(const Event& event);
+
+struct ParseResult {
+  std::optional<Event> event;
+  std::string error;  // when !event: what is wrong, for the log ("missing key \"target\"")
+};
+// Strict: unknown version, a missing required key, a wrong type or trailing garbage is an error.
+// Bounded: a file over 1 MiB is refused. Never throws.
+ParseResult parse_event(std::string_view json);
+
+struct WriteResult {
+  bool ok = false;
+  std::string path;   // the file in SPOOL/new on success
+  std::string error;  // errno text and the path on failure
+};
+// Writes SPOOL/tmp/NAME (mode 0640), fsyncs it, renames it to SPOOL/new/NAME and fsyncs new/.
+// Never throws.
+WriteResult write_event(const std::string& spool_dir, const Event& event);
+
+// 32 lowercase hex characters from the OS random source.
+std::string new_event_id();
+
+}  // namespace mailward::notify

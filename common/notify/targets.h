@@ -1,0 +1,79 @@
+// Notification targets, as the administrator configures them in mailward.conf. Both the Sieve
+// plugin (which targets exist, who may use them, user URLs, snippet) and mailward-notifyd (how to
+// send) read them through this one parser.
+//
+//   [notify]
+//   spool = /var/spool/mailward/notify
+//   per_message_limit = 3
+//
+//   [target.phone]                      ; the name scripts use: webhook "phone"
+//   url = https://ntfy.example/alerts
+//   format = ntfy                       ; generic | ntfy | gotify | pushover | ifttt | slack | mattermost | discord
+//   method = POST
+//   header = X-Priority: 3              ; repeatable
+//   secret_file = /etc/mailward/secrets/phone   ; HMAC-SHA256 signature key, never in a script
+//   timeout = 5s
+//   max_attempts = 12
+//   max_age = 1d                        ; then dead-lettered
+//   rate_per_target = 60/1m
+//   rate_per_user = 10/1m
+//   users = alice@example.org, @example.org, *    ; who may use the target (default: nobody)
+//   allow_user_url = no
+//   url_hosts = hooks.example.net, *.ntfy.sh        ; allowlist for :url (https only)
+//   snippet = 0                         ; bytes of body text to include (0 = none)
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mailward::config {
+class Config;
+}
+
+namespace mailward::notify {
+
+enum class PayloadFormat { generic, ntfy, gotify, pushover, ifttt, slack, mattermost, discord };
+
+struct RateLimit {
+  unsigned count = 0;               // 0 = unlimited
+  std::chrono::seconds per{60};
+};
+
+struct Target {
+  std::string name;
+  std::string url;
+  PayloadFormat format = PayloadFormat::generic;
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string secret_file;          // empty: no signature header
+  std::chrono::milliseconds timeout{5000};
+  unsigned max_attempts = 12;
+  std::chrono::seconds max_age{86400};
+  RateLimit rate_per_target;
+  RateLimit rate_per_user;
+  std::vector<std::string> users;   // "user@dom", "@dom", "*"
+  bool allow_user_url = false;
+  std::vector<std::string> url_hosts;
+  std::size_t snippet_bytes = 0;
+
+  bool allows_user(std::string_view user) const;
+};
+
+struct NotifySettings {
+  std::string spool = "/var/spool/mailward/notify";
+  unsigned per_message_limit = 3;
+  std::vector<Target> targets;      // in file order
+
+  const Target* find(std::string_view name) const;
+};
+
+// Throws config::ConfigError ("FILE:LINE: [target.phone] format: ...") on any bad value or
+// unknown key. A config without [target.*] sections yields no targets (the extension is then not
+// offered to scripts).
+NotifySettings parse_notify_settings(const config::Config& config);
+
+}  // namespace mailward::notify
