@@ -42,7 +42,7 @@ class StoreConformance : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using Backends = ::testing::Types<MemoryBackend>;
+using Backends = ::testing::Types<MemoryBackend, LmdbBackend>;
 TYPED_TEST_SUITE(StoreConformance, Backends);
 
 TYPED_TEST(StoreConformance, MissingCountersReadZero) {
