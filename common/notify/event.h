@@ -59,10 +59,16 @@ struct WriteResult {
   std::string error;  // errno text and the path on failure
 };
 // Writes SPOOL/tmp/NAME (mode 0640), fsyncs it, renames it to SPOOL/new/NAME and fsyncs new/.
-// Never throws.
+// Never throws. If only the final fsync of new/ fails, ok is true (the event is in new/) and
+// error says what failed.
 WriteResult write_event(const std::string& spool_dir, const Event& event);
 
 // 32 lowercase hex characters from the OS random source.
 std::string new_event_id();
+
+// Added for notifyd: the spool file name "<time_ms>-<id>.json", and the id syntax check (ids are
+// used in file names, so nothing else is accepted).
+std::string event_file_name(const Event& event);
+bool is_event_id(std::string_view id);
 
 }  // namespace mailward::notify

@@ -59,6 +59,11 @@ struct Target {
   bool allow_user_url = false;
   std::vector<std::string> url_hosts;
   std::size_t snippet_bytes = 0;
+  // Added for notifyd (documented in dovecot-plugins/notifyd/README.md):
+  std::string ca_file;              // extra CA bundle (PEM) trusted for this target, besides the system's
+  std::string token_file;           // file holding an API token: Pushover app token, Gotify app key
+                                    // (X-Gotify-Key), ntfy access token (Authorization: Bearer)
+  std::string pushover_user;        // Pushover user/group key (format pushover)
 
   bool allows_user(std::string_view user) const;
 };
@@ -67,6 +72,13 @@ struct NotifySettings {
   std::string spool = "/var/spool/mailward/notify";
   unsigned per_message_limit = 3;
   std::vector<Target> targets;      // in file order
+  // Added for notifyd ([notify] keys; README in dovecot-plugins/notifyd/):
+  std::string user;                 // drop privileges to this user when started as root
+  std::string metrics_listen;       // "127.0.0.1:9468"; empty = no metrics endpoint
+  std::chrono::seconds rescan_interval{30};
+  unsigned max_in_flight = 64;      // requests in flight at once
+  std::string log;                  // "stderr", "syslog" or /path (empty: [log] destination)
+  std::string log_level;            // empty: [log] level
 
   const Target* find(std::string_view name) const;
 };
@@ -75,5 +87,20 @@ struct NotifySettings {
 // unknown key. A config without [target.*] sections yields no targets (the extension is then not
 // offered to scripts).
 NotifySettings parse_notify_settings(const config::Config& config);
+
+// "https://host[:port]/path" split; false when the URL is not http(s) or has no host.
+struct UrlParts {
+  std::string scheme;  // lowercase
+  std::string host;    // lowercase, IPv6 without brackets
+  unsigned port = 0;   // explicit or the scheme's default
+  std::string path;    // from the first '/', or "/"
+};
+bool parse_url(std::string_view url, UrlParts& out);
+
+// True when `host` matches an allowlist entry: "example.net" exactly, "*.example.net" any name
+// below it (not example.net itself). Case-insensitive, trailing dot ignored.
+bool host_allowed(std::string_view host, const std::vector<std::string>& allowlist);
+
+std::string_view to_string(PayloadFormat format);
 
 }  // namespace mailward::notify

@@ -1,0 +1,346 @@
+// Notification events: JSON serialisation, the strict bounded reader, and the durable spool writer
+// (write to tmp/, fsync, rename into new/, fsync the directory). The format is documented in
+// dovecot-plugins/notifyd/README.md ("Event JSON").
+#include "common/notify/event.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace mailward::notify {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxEventBytes = 1024 * 1024;
+constexpr int kMaxDepth = 4;  // {"fields":[{"name":..}]} is depth 3
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+}  // namespace
+
+bool is_event_id(std::string_view id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Nesting depth outside strings. nlohmann's destructor and some paths recurse per level, so a
+// deep input ("[[[[...") is refused before it is parsed.
+bool depth_within(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(Priority p) {
+  switch (p) {
+    case Priority::low: return "low";
+    case Priority::normal: return "normal";
+    case Priority::high: return "high";
+  }
+  return "normal";
+}
+
+std::string serialize(const Event& e) {
+  json j = json::object();
+  j["version"] = e.version;
+  j["id"] = e.id;
+  j["time_ms"] = e.time_ms;
+  j["user"] = e.user;
+  j["mailbox"] = e.mailbox;
+  j["envelope_from"] = e.envelope_from;
+  j["header_from"] = e.header_from;
+  j["to"] = e.to;
+  j["subject"] = e.subject;
+  j["message_id"] = e.message_id;
+  j["size"] = e.size;
+  j["target"] = e.target;
+  j["title"] = e.title;
+  j["message"] = e.message;
+  j["priority"] = std::string(to_string(e.priority));
+  json fields = json::array();
+  for (const auto& [name, value] : e.fields) {
+    fields.push_back(json{{"name", name}, {"value", value}});
+  }
+  j["fields"] = std::move(fields);
+  if (e.url) j["url"] = *e.url;
+  if (e.snippet) j["snippet"] = *e.snippet;
+  // Invalid UTF-8 becomes U+FFFD rather than an exception (event.h).
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+ParseResult parse_event(std::string_view text) {
+  ParseResult result;
+  auto fail = [&](std::string message) {
+    result.event.reset();
+    result.error = std::move(message);
+    return result;
+  };
+  if (text.size() > kMaxEventBytes) return fail("event larger than 1 MiB");
+  if (!depth_within(text, kMaxDepth)) return fail("JSON nested too deeply");
+
+  // Duplicate keys are an error (RFC 8259 §4 leaves their meaning open; we refuse them).
+  std::vector<std::set<std::string>> key_stack;
+  std::string duplicate;
+  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: key_stack.emplace_back(); break;
+      case json::parse_event_t::object_end:
+        if (!key_stack.empty()) key_stack.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!key_stack.empty() && parsed.is_string()) {
+          const auto& k = parsed.get_ref<const std::string&>();
+          if (!key_stack.back().insert(k).second && duplicate.empty()) duplicate = k;
+        }
+        break;
+      default: break;
+    }
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
+  } catch (...) {  // allocation failure; the parser itself does not throw with exceptions off
+    return fail("cannot parse event");
+  }
+  if (j.is_discarded()) return fail("not valid JSON (or trailing garbage)");
+  if (!duplicate.empty()) return fail("duplicate key \"" + duplicate + "\"");
+  if (!j.is_object()) return fail("event is not a JSON object");
+
+  static const std::set<std::string> kKnown = {
+      "version", "id",    "time_ms", "user",    "mailbox", "envelope_from", "header_from",
+      "to",      "subject", "message_id", "size", "target", "title",        "message",
+      "priority", "fields", "url",    "snippet"};
+  for (const auto& item : j.items()) {
+    if (!kKnown.contains(item.key())) return fail("unknown key \"" + item.key() + "\"");
+  }
+
+  Event e;
+  std::string error;
+  auto need = [&](const char* key) -> const json* {
+    auto it = j.find(key);
+    if (it == j.end()) {
+      if (error.empty()) error = std::string("missing key \"") + key + "\"";
+      return nullptr;
+    }
+    return &*it;
+  };
+  auto get_string = [&](const char* key, std::string& out) {
+    const json* v = need(key);
+    if (!v) return;
+    if (!v->is_string()) {
+      if (error.empty()) error = std::string("key \"") + key + "\" is not a string";
+      return;
+    }
+    out = v->get_ref<const std::string&>();
+  };
+
+  if (const json* v = need("version")) {
+    if (!v->is_number_integer()) {
+      if (error.empty()) error = "key \"version\" is not an integer";
+    } else if (v->get<long long>() != 1) {
+      if (error.empty()) error = "unknown event version " + v->dump();
+    }
+  }
+  get_string("id", e.id);
+  if (const json* v = need("time_ms")) {
+    if (!v->is_number_integer()) {
+      if (error.empty()) error = "key \"time_ms\" is not an integer";
+    } else if (v->is_number_unsigned() &&
+               v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      if (error.empty()) error = "key \"time_ms\" is out of range";
+    } else {
+      e.time_ms = v->get<std::int64_t>();
+      if (e.time_ms < 0 && error.empty()) error = "key \"time_ms\" is negative";
+    }
+  }
+  get_string("user", e.user);
+  get_string("mailbox", e.mailbox);
+  get_string("envelope_from", e.envelope_from);
+  get_string("header_from", e.header_from);
+  get_string("to", e.to);
+  get_string("subject", e.subject);
+  get_string("message_id", e.message_id);
+  if (const json* v = need("size")) {
+    if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<long long>() >= 0)) {
+      if (error.empty()) error = "key \"size\" is not a non-negative integer";
+    } else {
+      e.size = v->get<std::uint64_t>();
+    }
+  }
+  get_string("target", e.target);
+  get_string("title", e.title);
+  get_string("message", e.message);
+  std::string priority;
+  get_string("priority", priority);
+  if (error.empty()) {
+    if (priority == "low") e.priority = Priority::low;
+    else if (priority == "normal") e.priority = Priority::normal;
+    else if (priority == "high") e.priority = Priority::high;
+    else error = "key \"priority\" is not low, normal or high";
+  }
+  if (const json* v = need("fields")) {
+    if (!v->is_array()) {
+      if (error.empty()) error = "key \"fields\" is not an array";
+    } else {
+      for (const auto& f : *v) {
+        if (!f.is_object() || f.size() != 2 || !f.contains("name") || !f.contains("value") ||
+            !f["name"].is_string() || !f["value"].is_string()) {
+          if (error.empty()) error = "each of \"fields\" must be {\"name\": string, \"value\": string}";
+          break;
+        }
+        e.fields.emplace_back(f["name"].get<std::string>(), f["value"].get<std::string>());
+      }
+    }
+  }
+  for (const char* key : {"url", "snippet"}) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) continue;
+    if (!it->is_string()) {
+      if (error.empty()) error = std::string("key \"") + key + "\" is not a string";
+      continue;
+    }
+    (std::strcmp(key, "url") == 0 ? e.url : e.snippet) = it->get<std::string>();
+  }
+  if (error.empty() && !is_event_id(e.id)) error = "key \"id\" is not 32 lowercase hex characters";
+  if (error.empty() && e.user.empty()) error = "key \"user\" is empty";
+  if (error.empty() && e.target.empty()) error = "key \"target\" is empty";
+  if (!error.empty()) return fail(error);
+  result.event = std::move(e);
+  return result;
+}
+
+std::string new_event_id() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  if (got < sizeof bytes) {  // getrandom cannot fail on Linux >= 3.17 short of EFAULT; be safe
+    int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      while (got < sizeof bytes) {
+        ssize_t n = ::read(fd, bytes + got, sizeof bytes - got);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+      }
+      ::close(fd);
+    }
+  }
+  static const char hex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(32);
+  for (unsigned char b : bytes) {
+    id.push_back(hex[b >> 4]);
+    id.push_back(hex[b & 15]);
+  }
+  return id;
+}
+
+std::string event_file_name(const Event& event) {
+  return std::to_string(event.time_ms) + "-" + event.id + ".json";
+}
+
+WriteResult write_event(const std::string& spool_dir, const Event& event) {
+  WriteResult r;
+  if (!is_event_id(event.id)) {
+    r.error = "event id is not 32 lowercase hex characters";
+    return r;
+  }
+  std::string body;
+  try {
+    body = serialize(event);
+  } catch (...) {
+    r.error = "cannot serialise event";
+    return r;
+  }
+  const std::string name = event_file_name(event);
+  const std::string tmp_path = spool_dir + "/tmp/" + name;
+  const std::string new_dir = spool_dir + "/new";
+  const std::string new_path = new_dir + "/" + name;
+
+  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    r.error = "open " + tmp_path + ": " + errno_text(errno);
+    return r;
+  }
+  (void)::fchmod(fd, 0640);  // umask may have removed bits; never more than 0640
+  std::size_t done = 0;
+  while (done < body.size()) {
+    ssize_t n = ::write(fd, body.data() + done, body.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r.error = "write " + tmp_path + ": " + errno_text(errno);
+      ::close(fd);
+      ::unlink(tmp_path.c_str());
+      return r;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    r.error = "fsync " + tmp_path + ": " + errno_text(errno);
+    ::close(fd);
+    ::unlink(tmp_path.c_str());
+    return r;
+  }
+  if (::close(fd) != 0) {
+    r.error = "close " + tmp_path + ": " + errno_text(errno);
+    ::unlink(tmp_path.c_str());
+    return r;
+  }
+  if (::rename(tmp_path.c_str(), new_path.c_str()) != 0) {
+    r.error = "rename " + tmp_path + " -> " + new_path + ": " + errno_text(errno);
+    ::unlink(tmp_path.c_str());
+    return r;
+  }
+  int dfd = ::open(new_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    r.error = "fsync " + new_dir + ": " + errno_text(errno);
+    if (dfd >= 0) ::close(dfd);
+    // The event is in new/ and will be sent; only its durability across a crash is in doubt.
+    r.ok = true;
+    r.path = new_path;
+    return r;
+  }
+  ::close(dfd);
+  r.ok = true;
+  r.path = new_path;
+  return r;
+}
+
+}  // namespace mailward::notify
