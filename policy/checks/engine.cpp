@@ -1,0 +1,228 @@
+// The relay, sender-ownership, rate-limit and routing decisions of mailward-policyd (engine.h).
+#include "policy/checks/engine.h"
+
+#include <algorithm>
+
+#include "common/log/log.h"
+#include "common/net/ip_address.h"
+#include "common/util/text.h"
+
+namespace mailward::policy {
+
+namespace {
+
+constexpr std::size_t kCountedInstances = 65536;
+
+Decision dunno() { return {"DUNNO", "", ""}; }
+
+// Client-supplied text placed into a reply: printable ASCII only, bounded, no '<'/'>' games.
+std::string shown(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 256)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u > 0x20 && u < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+std::string domain_of(std::string_view address) {
+  std::size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return {};
+  return text::normalize_domain(address.substr(at + 1));
+}
+
+bool in_networks(const std::vector<net::Network>& networks, std::string_view address) {
+  if (networks.empty()) return false;
+  auto ip = net::IpAddress::parse(address);
+  if (!ip) return false;
+  return std::any_of(networks.begin(), networks.end(),
+                     [&](const net::Network& n) { return n.contains(*ip); });
+}
+
+bool state_is(const Request& r, std::string_view state) { return r.protocol_state == state; }
+
+}  // namespace
+
+Decision malformed_request_decision(std::string_view detail) {
+  return {"DEFER_IF_PERMIT 4.3.5 malformed policy request", "protocol", std::string(detail)};
+}
+
+std::string describe(const Request& r, const Decision& d) {
+  std::string out = "check=" + (d.check.empty() ? std::string("none") : d.check);
+  out += " action=\"" + d.action + "\"";
+  if (!d.reason.empty()) out += " reason=\"" + d.reason + "\"";
+  out += " state=" + shown(r.protocol_state);
+  out += " client=" + shown(r.client_address);
+  if (!r.sasl_username.empty()) out += " sasl=" + shown(r.sasl_username);
+  out += " from=<" + shown(r.sender) + ">";
+  if (!r.recipient.empty()) out += " to=<" + shown(r.recipient) + ">";
+  return out;
+}
+
+PolicyEngine::PolicyEngine(PolicySettings settings, store::Store* store, SenderMap sender_map)
+    : settings_(std::move(settings)), store_(store), sender_map_(std::move(sender_map)) {}
+
+Decision PolicyEngine::evaluate(const Request& r, store::Clock::time_point now) {
+  if (r.request != "smtpd_access_policy")
+    return {"DEFER_IF_PERMIT 4.3.5 unsupported policy request", "protocol",
+            "request=" + shown(r.request)};
+  for (CheckKind k : settings_.checks) {
+    Decision d;
+    switch (k) {
+      case CheckKind::relay: d = relay(r); break;
+      case CheckKind::sender: d = sender(r); break;
+      case CheckKind::rate: d = rate(r, now); break;
+      case CheckKind::route: continue;  // served through the socketmap table, not per request
+    }
+    if (!d.dunno()) return d;
+  }
+  return dunno();
+}
+
+bool PolicyEngine::local_domain(std::string_view domain) const {
+  for (const std::string& d : settings_.local_domains) {
+    if (d == domain) return true;
+    // ".example" matches every subdomain of example (Postfix "parent domain" notation).
+    if (!d.empty() && d.front() == '.' && domain.size() > d.size() &&
+        domain.substr(domain.size() - d.size()) == d)
+      return true;
+  }
+  return false;
+}
+
+// relay: a recipient outside local_domains only from SASL-authenticated clients or trusted
+// networks (defence in depth behind Postfix's reject_unauth_destination; RFC 5321 §3.6.2 on open
+// relays). A recipient without '@' is local (Postfix appends $myorigin / treats it as local).
+Decision PolicyEngine::relay(const Request& r) const {
+  if (!state_is(r, "RCPT") || r.recipient.empty()) return dunno();
+  if (r.recipient.find('@') == std::string::npos) return dunno();
+  std::string domain = domain_of(r.recipient);
+  if (local_domain(domain)) return dunno();
+  if (!r.sasl_username.empty()) return dunno();
+  if (in_networks(settings_.trusted_networks, r.client_address)) return dunno();
+  return {"554 5.7.1 <" + shown(r.recipient) + ">: Relay access denied", "relay",
+          "recipient domain " + domain + " is not local, client neither authenticated nor trusted"};
+}
+
+// sender: an authenticated user may use only the senders mapped to them. The null sender (bounces,
+// RFC 5321 §4.5.5) is not owned by anyone and is let through. Unauthenticated sessions are not
+// this check's business.
+Decision PolicyEngine::sender(const Request& r) const {
+  if (r.sasl_username.empty()) return dunno();
+  if (!state_is(r, "RCPT") && !state_is(r, "MAIL") && !state_is(r, "END-OF-MESSAGE"))
+    return dunno();
+  if (r.sender.empty()) return dunno();
+  if (sender_map_.owns(r.sasl_username, r.sender, settings_.recipient_delimiter)) return dunno();
+  return {"553 5.7.1 <" + shown(r.sender) + ">: not owned by user " + shown(r.sasl_username),
+          "sender", "sender not mapped to this user in the sender map"};
+}
+
+void PolicyEngine::remember_instance(const std::string& instance) {
+  if (counted_.insert(instance).second) {
+    counted_order_.push_back(instance);
+    if (counted_order_.size() > kCountedInstances) {
+      counted_.erase(counted_order_.front());
+      counted_order_.pop_front();
+    }
+  }
+}
+
+// rate: token buckets (store::Store::take) of `count` tokens refilled over `window`. Tokens taken
+// by one limit are not given back when a later limit refuses (documented in the README).
+Decision PolicyEngine::rate(const Request& r, store::Clock::time_point now) {
+  bool at_rcpt = settings_.rate_stage == RateStage::rcpt;
+  if (at_rcpt ? !state_is(r, "RCPT") : !state_is(r, "END-OF-MESSAGE")) return dunno();
+  if (in_networks(settings_.rate_exempt_networks, r.client_address)) return dunno();
+  std::string user = text::to_lower(r.sasl_username);
+  if (!user.empty() && std::find(settings_.rate_exempt_users.begin(),
+                                 settings_.rate_exempt_users.end(),
+                                 user) != settings_.rate_exempt_users.end())
+    return dunno();
+  bool new_message = at_rcpt ? (r.instance.empty() || !counted_.count(r.instance)) : true;
+  double recipients = 1;
+  if (!at_rcpt) {
+    unsigned long long n = 0;
+    if (!text::parse_uint(r.recipient_count, 1000000, n)) n = 1;  // not given: count one
+    recipients = static_cast<double>(n);
+  }
+  bool counted_message = false;
+  for (const RateLimit& limit : settings_.limits) {
+    std::string value;
+    switch (limit.subject) {
+      case Subject::user: value = user; break;
+      case Subject::sender: value = text::to_lower(r.sender); break;
+      case Subject::client: value = r.client_address; break;
+    }
+    if (value.empty()) continue;  // no user / null sender: this limit does not apply
+    double cost = limit.unit == Unit::messages ? (new_message ? 1.0 : 0.0) : recipients;
+    if (cost <= 0) continue;
+    if (!store_) continue;
+    std::string key = "policy:rate:";
+    key += to_string(limit.subject);
+    key += ':';
+    key += to_string(limit.unit);
+    key += ':';
+    key += std::to_string(limit.count) + "/" + std::to_string(limit.window.count()) + ":" + value;
+    store::BucketSpec spec{static_cast<double>(limit.count),
+                           static_cast<double>(limit.count) /
+                               static_cast<double>(limit.window.count())};
+    store::Result<store::BucketOutcome> res = store_->take(key, spec, cost, now);
+    if (!res.ok()) {
+      ++store_failures_;
+      if (settings_.store_fail_mode == StoreFailMode::allow) {
+        log::warning("rate limits NOT ENFORCED: state store ", store_->describe(),
+                     " failed (", res.detail, "); store_fail_mode = allow lets this through");
+        continue;
+      }
+      return {"DEFER_IF_PERMIT 4.3.0 rate limit state unavailable, try again later", "rate",
+              "store " + store_->describe() + " failed: " + res.detail};
+    }
+    if (limit.unit == Unit::messages) counted_message = true;
+    if (!res.value.allowed) {
+      std::string what = std::string(to_string(limit.subject)) + " " + shown(value);
+      std::string reason = "over limit \"" + limit.text + "\" for " + what + ", retry in " +
+                           std::to_string(res.value.retry_after.count()) + " ms";
+      if (settings_.rate_action == RateAction::hold)
+        return {"HOLD rate limit exceeded for " + what, "rate", reason};
+      return {"450 4.7.1 rate limit exceeded for " + what + " (" + limit.text +
+                  "), try again later",
+              "rate", reason};
+    }
+  }
+  if (at_rcpt && counted_message && !r.instance.empty()) remember_instance(r.instance);
+  return dunno();
+}
+
+std::string PolicyEngine::socketmap_reply(const SocketmapQuery& q) const {
+  bool route_on = std::find(settings_.checks.begin(), settings_.checks.end(), CheckKind::route) !=
+                  settings_.checks.end();
+  auto find = [](const std::vector<Route>& routes, std::string_view domain) -> const Route* {
+    for (const Route& r : routes)
+      if (r.domain == domain) return &r;
+    return nullptr;
+  };
+  if (q.name == "relayhost") {
+    if (!route_on) return "NOTFOUND ";
+    // sender_dependent_relayhost_maps: Postfix asks for the address, then @domain; the null sender
+    // as empty_address_relayhost_maps_lookup_key (default "<>"). We answer on @domain and <> only,
+    // so the domain route applies to every address of the domain.
+    if (q.key == "<>")
+      return settings_.fallback_relay.empty() ? "NOTFOUND " : "OK " + settings_.fallback_relay;
+    if (q.key.empty() || q.key.front() != '@') return "NOTFOUND ";
+    if (const Route* r = find(settings_.sender_routes, text::normalize_domain(q.key.substr(1))))
+      return "OK " + r->nexthop;
+    return settings_.fallback_relay.empty() ? "NOTFOUND " : "OK " + settings_.fallback_relay;
+  }
+  if (q.name == "transport") {
+    if (!route_on) return "NOTFOUND ";
+    // transport_maps: address, then domain, then .parent keys; we route whole domains only.
+    if (q.key.find('@') != std::string::npos || q.key.empty() || q.key.front() == '.')
+      return "NOTFOUND ";
+    if (const Route* r = find(settings_.recipient_routes, text::normalize_domain(q.key)))
+      return "OK smtp:" + r->nexthop;
+    return "NOTFOUND ";
+  }
+  return "PERM unknown map " + shown(q.name);
+}
+
+}  // namespace mailward::policy
