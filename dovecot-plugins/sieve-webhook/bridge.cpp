@@ -1,0 +1,215 @@
+// The C bridge (bridge.h) between plugin.c and the C++ logic: every entry point catches every
+// exception, so none crosses into Dovecot; failures become return values plus a log line.
+#include "dovecot-plugins/sieve-webhook/bridge.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/config/config.h"
+#include "common/notify/event.h"
+#include "common/notify/targets.h"
+#include "dovecot-plugins/sieve-webhook/webhook_logic.h"
+
+struct mw_webhook_config {
+  std::shared_ptr<const mailward::notify::NotifySettings> settings;
+};
+
+namespace {
+
+using mailward::notify::NotifySettings;
+
+void emit(mw_log_fn* log, void* ctx, mw_log_level level, const std::string& text) noexcept {
+  if (log != nullptr) log(ctx, level, text.c_str());
+}
+
+// One parsed file per process (an LMTP process creates a Sieve instance for every delivery, and
+// with it loads the plugin; parsing again only when the file changed keeps that cheap).
+struct Cache {
+  std::mutex mutex;
+  std::string path;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  struct timespec mtime {};
+  std::shared_ptr<const NotifySettings> settings;
+};
+Cache& cache() {
+  static Cache c;
+  return c;
+}
+
+const char* str_or_empty(const char* s) { return s == nullptr ? "" : s; }
+
+}  // namespace
+
+extern "C" {
+
+mw_webhook_config* mw_webhook_config_load(const char* path, mw_log_fn* log, void* ctx) {
+  try {
+    const std::string file = str_or_empty(path);
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+      emit(log, ctx, MW_LOG_ERROR,
+           "cannot read mailward configuration " + file + ": " + std::strerror(errno));
+      return nullptr;
+    }
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.settings == nullptr || c.path != file || c.dev != st.st_dev || c.ino != st.st_ino ||
+        c.size != st.st_size || c.mtime.tv_sec != st.st_mtim.tv_sec ||
+        c.mtime.tv_nsec != st.st_mtim.tv_nsec) {
+      const auto config = mailward::config::Config::load_file(file);
+      auto settings =
+          std::make_shared<const NotifySettings>(mailward::notify::parse_notify_settings(config));
+      c.path = file;
+      c.dev = st.st_dev;
+      c.ino = st.st_ino;
+      c.size = st.st_size;
+      c.mtime = st.st_mtim;
+      c.settings = std::move(settings);
+    }
+    return new mw_webhook_config{c.settings};
+  } catch (const std::exception& e) {
+    emit(log, ctx, MW_LOG_ERROR, std::string("invalid mailward configuration: ") + e.what());
+  } catch (...) {
+    emit(log, ctx, MW_LOG_ERROR, "invalid mailward configuration: unknown error");
+  }
+  return nullptr;
+}
+
+void mw_webhook_config_free(mw_webhook_config* config) { delete config; }
+
+unsigned mw_webhook_target_count(const mw_webhook_config* config) {
+  if (config == nullptr || config->settings == nullptr) return 0;
+  return static_cast<unsigned>(config->settings->targets.size());
+}
+
+unsigned mw_webhook_per_message_limit(const mw_webhook_config* config) {
+  if (config == nullptr || config->settings == nullptr) return 0;
+  return config->settings->per_message_limit;
+}
+
+int mw_webhook_has_target(const mw_webhook_config* config, const char* name) {
+  if (config == nullptr || config->settings == nullptr || name == nullptr) return 0;
+  return config->settings->find(name) != nullptr ? 1 : 0;
+}
+
+size_t mw_webhook_snippet_bytes(const mw_webhook_config* config, const char* name) {
+  if (config == nullptr || config->settings == nullptr || name == nullptr) return 0;
+  const auto* t = config->settings->find(name);
+  return t == nullptr ? 0 : t->snippet_bytes;
+}
+
+void mw_webhook_target_names(const mw_webhook_config* config, char* out, size_t size) {
+  if (out == nullptr || size == 0) return;
+  out[0] = '\0';
+  if (config == nullptr || config->settings == nullptr) return;
+  try {
+    std::string names;
+    for (const auto& t : config->settings->targets) {
+      if (!names.empty()) names += ", ";
+      names += t.name;
+    }
+    const std::string cut = mailward::webhook::truncate_utf8(names, size - 1);
+    std::memcpy(out, cut.data(), cut.size());
+    out[cut.size()] = '\0';
+  } catch (...) {
+    out[0] = '\0';
+  }
+}
+
+int mw_webhook_priority_valid(const char* text) {
+  return text != nullptr && mailward::webhook::parse_priority(text).has_value() ? 1 : 0;
+}
+
+int mw_webhook_field_name_valid(const char* name) {
+  return name != nullptr && mailward::webhook::is_field_name(name) ? 1 : 0;
+}
+
+mw_add_decision mw_webhook_decide_add(const char* const* recorded, size_t count,
+                                      const char* target, unsigned limit) {
+  try {
+    std::vector<std::string> names;
+    names.reserve(count);
+    for (size_t i = 0; i < count; ++i) names.emplace_back(str_or_empty(recorded[i]));
+    switch (mailward::webhook::decide_add(names, str_or_empty(target), limit)) {
+      case mailward::webhook::AddDecision::add: return MW_ADD;
+      case mailward::webhook::AddDecision::duplicate: return MW_ADD_DUPLICATE;
+      case mailward::webhook::AddDecision::over_limit: return MW_ADD_OVER_LIMIT;
+    }
+  } catch (...) {
+  }
+  return MW_ADD_OVER_LIMIT;  // out of memory: record nothing rather than fail delivery
+}
+
+mw_commit_status mw_webhook_commit(const mw_webhook_config* config,
+                                   const mw_webhook_request* request,
+                                   const mw_webhook_message* message, mw_log_fn* log,
+                                   void* ctx) {
+  try {
+    if (config == nullptr || config->settings == nullptr || request == nullptr ||
+        message == nullptr) {
+      emit(log, ctx, MW_LOG_ERROR, "webhook: internal error (no configuration)");
+      return MW_COMMIT_FAILED;
+    }
+    const NotifySettings& settings = *config->settings;
+    mailward::webhook::Request req;
+    req.target = str_or_empty(request->target);
+    req.title = str_or_empty(request->title);
+    req.message = str_or_empty(request->message);
+    req.priority = request->priority == nullptr ? "normal" : request->priority;
+    for (size_t i = 0; i < request->field_count; ++i)
+      req.fields.emplace_back(str_or_empty(request->fields[i].name),
+                              str_or_empty(request->fields[i].value));
+    if (request->url != nullptr) req.url = request->url;
+
+    mailward::webhook::MessageFacts facts;
+    facts.user = str_or_empty(message->user);
+    facts.mailbox = str_or_empty(message->mailbox);
+    facts.envelope_from = str_or_empty(message->envelope_from);
+    facts.header_from = str_or_empty(message->header_from);
+    facts.to = str_or_empty(message->to);
+    facts.subject = str_or_empty(message->subject);
+    facts.message_id = str_or_empty(message->message_id);
+    facts.size = message->size;
+    const auto* target = settings.find(req.target);
+    if (target != nullptr && target->snippet_bytes > 0 && message->raw != nullptr)
+      facts.body_text =
+          mailward::webhook::body_text(std::string_view(message->raw, message->raw_size));
+
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    const auto time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+    mailward::webhook::BuildResult built = mailward::webhook::build_event(
+        settings, req, facts, static_cast<std::int64_t>(time_ms), mailward::notify::new_event_id());
+    for (const std::string& w : built.warnings) emit(log, ctx, MW_LOG_WARNING, "webhook: " + w);
+    if (!built.event) {
+      emit(log, ctx, MW_LOG_WARNING, "webhook: no notification: " + built.refused);
+      return MW_COMMIT_REFUSED;
+    }
+    const mailward::notify::WriteResult w = mailward::notify::write_event(settings.spool, *built.event);
+    if (!w.ok) {
+      emit(log, ctx, MW_LOG_ERROR,
+           "webhook: failed to write notification event for target \"" + req.target +
+               "\" into spool " + settings.spool + ": " + w.error +
+               " (message delivered, notification lost)");
+      return MW_COMMIT_FAILED;
+    }
+    emit(log, ctx, MW_LOG_INFO,
+         "webhook: queued notification " + built.event->id + " for target \"" + req.target +
+             "\" (" + w.path + ")");
+    return MW_COMMIT_WRITTEN;
+  } catch (const std::exception& e) {
+    emit(log, ctx, MW_LOG_ERROR, std::string("webhook: notification not written: ") + e.what());
+  } catch (...) {
+    emit(log, ctx, MW_LOG_ERROR, "webhook: notification not written: unknown error");
+  }
+  return MW_COMMIT_FAILED;
+}
+
+}  // extern "C"

@@ -1,0 +1,363 @@
+// Unit tests for the Dovecot-free logic of vnd.mailward.webhook (webhook_logic.h) and the C bridge
+// (bridge.h): argument checks, collapse/limit, user URLs, event building, snippet text, and the
+// bridge's config cache and commit into a temporary spool.
+#include "dovecot-plugins/sieve-webhook/webhook_logic.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "dovecot-plugins/sieve-webhook/bridge.h"
+
+namespace mailward::webhook {
+namespace {
+
+notify::NotifySettings settings_from(const std::string& text) {
+  return notify::parse_notify_settings(config::Config::parse(text, "test.conf"));
+}
+
+const char* kConfig =
+    "[notify]\n"
+    "spool = /nonexistent/spool\n"
+    "[target.phone]\n"
+    "url = https://ntfy.example/alerts\n"
+    "format = ntfy\n"
+    "users = *\n"
+    "[target.hook]\n"
+    "url = https://hooks.example.net/x\n"
+    "users = bob@mailward.example\n"
+    "allow_user_url = yes\n"
+    "url_hosts = hooks.example.net, *.ntfy.example\n"
+    "snippet = 20\n";
+
+TEST(Priority, Table) {
+  struct Case { const char* in; std::optional<notify::Priority> out; } cases[] = {
+      {"low", notify::Priority::low},   {"normal", notify::Priority::normal},
+      {"high", notify::Priority::high}, {"High", std::nullopt},
+      {"", std::nullopt},               {"urgent", std::nullopt},
+      {"low ", std::nullopt},
+  };
+  for (const auto& c : cases) EXPECT_EQ(parse_priority(c.in), c.out) << c.in;
+}
+
+TEST(FieldName, Table) {
+  struct Case { std::string in; bool ok; } cases[] = {
+      {"account", true},  {"X-Spam.Score", true}, {"a!#$%&'*+-.^_`|~9", true},
+      {"", false},        {"two words", false},   {"colon:", false},
+      {"quote\"", false}, {"slash/", false},      {"uml\xc3\xa4ut", false},
+      {std::string(64, 'a'), true},               {std::string(65, 'a'), false},
+  };
+  for (const auto& c : cases) EXPECT_EQ(is_field_name(c.in), c.ok) << c.in;
+}
+
+TEST(UserUrl, Table) {
+  const auto s = settings_from(kConfig);
+  const notify::Target& hook = *s.find("hook");
+  const notify::Target& phone = *s.find("phone");
+  struct Case { const notify::Target* t; const char* url; UrlVerdict v; } cases[] = {
+      {&phone, "https://hooks.example.net/a", UrlVerdict::not_allowed},
+      {&hook, "https://hooks.example.net/a?b=c", UrlVerdict::accepted},
+      {&hook, "HTTPS://Hooks.Example.Net./a", UrlVerdict::accepted},
+      {&hook, "https://hooks.example.net:8443/a", UrlVerdict::accepted},
+      {&hook, "https://x.ntfy.example/topic", UrlVerdict::accepted},
+      {&hook, "https://ntfy.example/topic", UrlVerdict::host_not_listed},
+      {&hook, "https://evil.example/hooks.example.net", UrlVerdict::host_not_listed},
+      {&hook, "https://127.0.0.1/", UrlVerdict::host_not_listed},
+      {&hook, "https://[::1]/", UrlVerdict::host_not_listed},
+      {&hook, "http://hooks.example.net/a", UrlVerdict::not_https},
+      {&hook, "ftp://hooks.example.net/a", UrlVerdict::not_https},
+      {&hook, "https://user@hooks.example.net/a", UrlVerdict::malformed},
+      {&hook, "https://hooks.example.net/a b", UrlVerdict::malformed},
+      {&hook, "https://hooks.example.net:0/", UrlVerdict::malformed},
+      {&hook, "hooks.example.net", UrlVerdict::malformed},
+      {&hook, "https:///path", UrlVerdict::malformed},
+  };
+  for (const auto& c : cases) EXPECT_EQ(check_user_url(*c.t, c.url), c.v) << c.url;
+}
+
+TEST(DecideAdd, CollapseAndLimit) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(decide_add(V{}, "a", 3), AddDecision::add);
+  EXPECT_EQ(decide_add(V{"a"}, "a", 3), AddDecision::duplicate);
+  EXPECT_EQ(decide_add(V{"a", "b"}, "c", 3), AddDecision::add);
+  EXPECT_EQ(decide_add(V{"a", "b", "c"}, "d", 3), AddDecision::over_limit);
+  EXPECT_EQ(decide_add(V{"a", "b", "c"}, "b", 3), AddDecision::duplicate);  // no warning
+  EXPECT_EQ(decide_add(V{"a"}, "b", 1), AddDecision::over_limit);
+  EXPECT_EQ(decide_add(V{"a"}, "A", 3), AddDecision::add);  // target names are exact
+}
+
+MessageFacts facts() {
+  MessageFacts f;
+  f.user = "bob@mailward.example";
+  f.mailbox = "INBOX";
+  f.envelope_from = "alice@sender.example";
+  f.header_from = "Alice <alice@sender.example>";
+  f.to = "bob@mailward.example";
+  f.subject = "Hello";
+  f.message_id = "<1@sender.example>";
+  f.size = 1234;
+  f.body_text = "First  line\r\nsecond line of the body";
+  return f;
+}
+
+TEST(BuildEvent, AllFieldsCopied) {
+  const auto s = settings_from(kConfig);
+  Request r;
+  r.target = "phone";
+  r.title = "New mail";
+  r.message = "from Alice";
+  r.priority = "high";
+  r.fields = {{"account", "work"}, {"n", "1"}};
+  const BuildResult b = build_event(s, r, facts(), 1700000000123, "0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(b.event) << b.refused;
+  EXPECT_TRUE(b.warnings.empty());
+  const notify::Event& e = *b.event;
+  EXPECT_EQ(e.id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(e.time_ms, 1700000000123);
+  EXPECT_EQ(e.user, "bob@mailward.example");
+  EXPECT_EQ(e.mailbox, "INBOX");
+  EXPECT_EQ(e.envelope_from, "alice@sender.example");
+  EXPECT_EQ(e.header_from, "Alice <alice@sender.example>");
+  EXPECT_EQ(e.to, "bob@mailward.example");
+  EXPECT_EQ(e.subject, "Hello");
+  EXPECT_EQ(e.message_id, "<1@sender.example>");
+  EXPECT_EQ(e.size, 1234u);
+  EXPECT_EQ(e.target, "phone");
+  EXPECT_EQ(e.title, "New mail");
+  EXPECT_EQ(e.message, "from Alice");
+  EXPECT_EQ(e.priority, notify::Priority::high);
+  ASSERT_EQ(e.fields.size(), 2u);
+  EXPECT_EQ(e.fields[0], (std::pair<std::string, std::string>{"account", "work"}));
+  EXPECT_EQ(e.fields[1], (std::pair<std::string, std::string>{"n", "1"}));
+  EXPECT_FALSE(e.url);
+  EXPECT_FALSE(e.snippet);  // phone has snippet = 0
+}
+
+TEST(BuildEvent, RefusedUnknownTargetOrUser) {
+  const auto s = settings_from(kConfig);
+  Request r;
+  r.target = "nope";
+  BuildResult b = build_event(s, r, facts(), 1, "id");
+  EXPECT_FALSE(b.event);
+  EXPECT_EQ(b.refused, "unknown target \"nope\"");
+  r.target = "hook";
+  MessageFacts f = facts();
+  f.user = "carol@mailward.example";
+  b = build_event(s, r, f, 1, "id");
+  EXPECT_FALSE(b.event);
+  EXPECT_EQ(b.refused, "user \"carol@mailward.example\" may not use target \"hook\"");
+}
+
+TEST(BuildEvent, BadPartsDroppedWithWarnings) {
+  const auto s = settings_from(kConfig);
+  Request r;
+  r.target = "hook";
+  r.priority = "urgent";
+  r.fields = {{"ok", "1"}, {"bad name", "2"}};
+  r.url = "http://hooks.example.net/x";
+  const BuildResult b = build_event(s, r, facts(), 1, "id");
+  ASSERT_TRUE(b.event);
+  EXPECT_EQ(b.event->priority, notify::Priority::normal);
+  ASSERT_EQ(b.event->fields.size(), 1u);
+  EXPECT_EQ(b.event->fields[0].first, "ok");
+  EXPECT_FALSE(b.event->url);
+  ASSERT_EQ(b.warnings.size(), 3u);
+  EXPECT_EQ(b.warnings[0],
+            "invalid :priority \"urgent\" (expected low, normal or high); using normal");
+  EXPECT_EQ(b.warnings[1],
+            "dropped :field with invalid name \"bad name\" (must be a token of at most 64 "
+            "characters)");
+  EXPECT_EQ(b.warnings[2], "ignored :url for target \"hook\": only https URLs are allowed");
+}
+
+TEST(BuildEvent, UrlAndSnippetWhenTargetAllows) {
+  const auto s = settings_from(kConfig);
+  Request r;
+  r.target = "hook";
+  r.url = "https://hooks.example.net/mine";
+  const BuildResult b = build_event(s, r, facts(), 1, "id");
+  ASSERT_TRUE(b.event);
+  EXPECT_TRUE(b.warnings.empty());
+  EXPECT_EQ(b.event->url, std::optional<std::string>("https://hooks.example.net/mine"));
+  EXPECT_EQ(b.event->snippet, std::optional<std::string>("First line second li"));  // 20 bytes
+}
+
+TEST(BuildEvent, LimitsOnScriptStrings) {
+  const auto s = settings_from(kConfig);
+  Request r;
+  r.target = "phone";
+  r.title = std::string(kMaxStringBytes - 1, 'x') + "\xc3\xa4";  // 2-byte char across the limit
+  for (std::size_t i = 0; i < kMaxFields + 2; ++i) r.fields.emplace_back("f" + std::to_string(i), "v");
+  const BuildResult b = build_event(s, r, facts(), 1, "id");
+  ASSERT_TRUE(b.event);
+  EXPECT_EQ(b.event->title, std::string(kMaxStringBytes - 1, 'x'));
+  EXPECT_EQ(b.event->fields.size(), kMaxFields);
+  EXPECT_EQ(b.warnings.size(), 2u);
+}
+
+TEST(Snippet, Table) {
+  struct Case { const char* in; std::size_t max; const char* out; } cases[] = {
+      {"hello world", 5, "hello"},
+      {"  hello \r\n\r\n world  ", 100, "hello world"},
+      {"a\tb", 3, "a b"},
+      {"ab \xc3\xa4", 4, "ab "},  // the 2-byte char does not fit; trailing space then cut
+      {"", 10, ""},
+      {"abc", 0, ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(make_snippet(c.in, c.max), c.out) << c.in;
+}
+
+TEST(BodyText, PlainQuotedPrintableBase64Multipart) {
+  EXPECT_EQ(body_text("Subject: x\r\n\r\nplain body\r\n"), "plain body\r\n");
+  EXPECT_EQ(body_text("Content-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                      "caf=C3=A9 soft=\r\nbreak\r\n"),
+            "caf\xc3\xa9 softbreak\r\n");
+  EXPECT_EQ(body_text("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                      "aGVsbG8g\r\nd29ybGQ=\r\n"),
+            "hello world");
+  EXPECT_EQ(body_text("Content-Type: text/html\r\n\r\n<p>hi</p>\r\n"), "");
+  const char* multipart =
+      "Content-Type: multipart/mixed; boundary=\"outer;b\"\r\n\r\n"
+      "preamble\r\n"
+      "--outer;b\r\n"
+      "Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
+      "--inner\r\n"
+      "Content-Type: text/html\r\n\r\n<b>html</b>\r\n"
+      "--inner\r\n"
+      "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "the =3D text\r\n"
+      "--inner--\r\n"
+      "--outer;b\r\n"
+      "Content-Type: text/plain\r\n\r\nsecond\r\n"
+      "--outer;b--\r\n";
+  EXPECT_EQ(body_text(multipart), "the = text");
+}
+
+// ---- the C bridge ----
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/mw_webhook_test.XXXXXX";
+    const char* p = ::mkdtemp(tmpl);
+    if (p != nullptr) path = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+struct LogCapture {
+  std::vector<std::pair<mw_log_level, std::string>> lines;
+  static void fn(void* ctx, mw_log_level level, const char* text) {
+    static_cast<LogCapture*>(ctx)->lines.emplace_back(level, text);
+  }
+};
+
+void write_file(const std::filesystem::path& p, const std::string& content) {
+  std::ofstream(p) << content;
+}
+
+TEST(Bridge, ConfigLoadErrorsAreLoggedNotThrown) {
+  TempDir dir;
+  LogCapture log;
+  EXPECT_EQ(mw_webhook_config_load((dir.path / "missing.conf").c_str(), LogCapture::fn, &log),
+            nullptr);
+  ASSERT_EQ(log.lines.size(), 1u);
+  EXPECT_EQ(log.lines[0].first, MW_LOG_ERROR);
+  EXPECT_NE(log.lines[0].second.find("No such file or directory"), std::string::npos);
+
+  write_file(dir.path / "bad.conf", "[target.phone]\nformat = carrier-pigeon\n");
+  log.lines.clear();
+  EXPECT_EQ(mw_webhook_config_load((dir.path / "bad.conf").c_str(), LogCapture::fn, &log), nullptr);
+  ASSERT_EQ(log.lines.size(), 1u);
+  EXPECT_NE(log.lines[0].second.find("bad.conf:2"), std::string::npos) << log.lines[0].second;
+}
+
+TEST(Bridge, CommitWritesOneEventIntoTheSpool) {
+  TempDir dir;
+  const auto spool = dir.path / "spool";
+  for (const char* sub : {"", "/tmp", "/new"}) ::mkdir((spool.string() + sub).c_str(), 0700);
+  const std::string conf = std::string(kConfig).replace(std::string(kConfig).find("/nonexistent/spool"),
+                                                        18, spool.string());
+  write_file(dir.path / "mw.conf", conf);
+  LogCapture log;
+  mw_webhook_config* cfg = mw_webhook_config_load((dir.path / "mw.conf").c_str(), LogCapture::fn, &log);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(mw_webhook_target_count(cfg), 2u);
+  EXPECT_EQ(mw_webhook_per_message_limit(cfg), 3u);
+  EXPECT_EQ(mw_webhook_has_target(cfg, "phone"), 1);
+  EXPECT_EQ(mw_webhook_has_target(cfg, "Phone"), 0);
+  EXPECT_EQ(mw_webhook_snippet_bytes(cfg, "hook"), 20u);
+  char names[16];
+  mw_webhook_target_names(cfg, names, sizeof(names));
+  EXPECT_STREQ(names, "phone, hook");
+
+  const mw_webhook_field fields[] = {{"account", "work"}};
+  mw_webhook_request req{"phone", "New mail", "hi", "low", fields, 1, nullptr};
+  const char raw[] = "Subject: Hello\r\n\r\nbody\r\n";
+  mw_webhook_message msg{"bob@mailward.example", "INBOX", "alice@sender.example",
+                         "Alice <alice@sender.example>", "bob@mailward.example", "Hello",
+                         "<1@sender.example>", 42, raw, sizeof(raw) - 1};
+  EXPECT_EQ(mw_webhook_commit(cfg, &req, &msg, LogCapture::fn, &log), MW_COMMIT_WRITTEN);
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(spool / "new")) files.push_back(e.path());
+  ASSERT_EQ(files.size(), 1u);
+  struct stat st {};
+  ASSERT_EQ(::stat(files[0].c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  std::ifstream in(files[0]);
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const notify::ParseResult parsed = notify::parse_event(json);
+  ASSERT_TRUE(parsed.event) << parsed.error;
+  EXPECT_EQ(parsed.event->target, "phone");
+  EXPECT_EQ(parsed.event->priority, notify::Priority::low);
+  EXPECT_EQ(parsed.event->subject, "Hello");
+  EXPECT_EQ(parsed.event->size, 42u);
+  ASSERT_EQ(parsed.event->fields.size(), 1u);
+  EXPECT_EQ(parsed.event->fields[0].second, "work");
+
+  // Unknown target: refused, warning, nothing written.
+  req.target = "nope";
+  log.lines.clear();
+  EXPECT_EQ(mw_webhook_commit(cfg, &req, &msg, LogCapture::fn, &log), MW_COMMIT_REFUSED);
+  ASSERT_EQ(log.lines.size(), 1u);
+  EXPECT_EQ(log.lines[0].first, MW_LOG_WARNING);
+
+  // Spool gone: failure logged with the spool path, reported as FAILED (delivery goes on).
+  std::filesystem::remove_all(spool);
+  req.target = "phone";
+  log.lines.clear();
+  EXPECT_EQ(mw_webhook_commit(cfg, &req, &msg, LogCapture::fn, &log), MW_COMMIT_FAILED);
+  ASSERT_EQ(log.lines.size(), 1u);
+  EXPECT_EQ(log.lines[0].first, MW_LOG_ERROR);
+  EXPECT_NE(log.lines[0].second.find(spool.string()), std::string::npos) << log.lines[0].second;
+  EXPECT_NE(log.lines[0].second.find("No such file or directory"), std::string::npos)
+      << log.lines[0].second;
+  mw_webhook_config_free(cfg);
+}
+
+TEST(Bridge, DecideAddAndArgumentChecks) {
+  const char* recorded[] = {"a", "b"};
+  EXPECT_EQ(mw_webhook_decide_add(recorded, 2, "a", 3), MW_ADD_DUPLICATE);
+  EXPECT_EQ(mw_webhook_decide_add(recorded, 2, "c", 3), MW_ADD);
+  EXPECT_EQ(mw_webhook_decide_add(recorded, 2, "c", 2), MW_ADD_OVER_LIMIT);
+  EXPECT_EQ(mw_webhook_decide_add(nullptr, 0, "c", 3), MW_ADD);
+  EXPECT_EQ(mw_webhook_priority_valid("high"), 1);
+  EXPECT_EQ(mw_webhook_priority_valid("HIGH"), 0);
+  EXPECT_EQ(mw_webhook_priority_valid(nullptr), 0);
+  EXPECT_EQ(mw_webhook_field_name_valid("x-y"), 1);
+  EXPECT_EQ(mw_webhook_field_name_valid("x y"), 0);
+}
+
+}  // namespace
+}  // namespace mailward::webhook
