@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/store/store.h"
+#include "common/store/redis_test_server.h"
 #include "common/store/test_backends.h"
 
 namespace mailward::store {
@@ -42,7 +43,7 @@ class StoreConformance : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-using Backends = ::testing::Types<MemoryBackend, LmdbBackend>;
+using Backends = ::testing::Types<MemoryBackend, LmdbBackend, RedisBackend>;
 TYPED_TEST_SUITE(StoreConformance, Backends);
 
 TYPED_TEST(StoreConformance, MissingCountersReadZero) {
