@@ -200,6 +200,8 @@ mw_commit_status mw_webhook_commit(const mw_webhook_config* config,
                " (message delivered, notification lost)");
       return MW_COMMIT_FAILED;
     }
+    if (!w.error.empty())  // in new/, but the directory fsync failed (see README: spool modes)
+      emit(log, ctx, MW_LOG_WARNING, "webhook: notification queued but not synced: " + w.error);
     emit(log, ctx, MW_LOG_INFO,
          "webhook: queued notification " + built.event->id + " for target \"" + req.target +
              "\" (" + w.path + ")");

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -263,6 +264,17 @@ struct LogCapture {
   }
 };
 
+std::string read_file(const std::filesystem::path& p) {
+  std::string out;
+  FILE* f = std::fopen(p.c_str(), "rb");
+  if (f == nullptr) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
 void write_file(const std::filesystem::path& p, const std::string& content) {
   std::ofstream(p) << content;
 }
@@ -276,11 +288,11 @@ TEST(Bridge, ConfigLoadErrorsAreLoggedNotThrown) {
   EXPECT_EQ(log.lines[0].first, MW_LOG_ERROR);
   EXPECT_NE(log.lines[0].second.find("No such file or directory"), std::string::npos);
 
-  write_file(dir.path / "bad.conf", "[target.phone]\nformat = carrier-pigeon\n");
+  write_file(dir.path / "bad.conf", "[target.phone]\nurl = https://x.example/\nformat = carrier-pigeon\n");
   log.lines.clear();
   EXPECT_EQ(mw_webhook_config_load((dir.path / "bad.conf").c_str(), LogCapture::fn, &log), nullptr);
   ASSERT_EQ(log.lines.size(), 1u);
-  EXPECT_NE(log.lines[0].second.find("bad.conf:2"), std::string::npos) << log.lines[0].second;
+  EXPECT_NE(log.lines[0].second.find("bad.conf:3"), std::string::npos) << log.lines[0].second;
 }
 
 TEST(Bridge, CommitWritesOneEventIntoTheSpool) {
@@ -315,8 +327,7 @@ TEST(Bridge, CommitWritesOneEventIntoTheSpool) {
   struct stat st {};
   ASSERT_EQ(::stat(files[0].c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
-  std::ifstream in(files[0]);
-  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string json = read_file(files[0]);
   const notify::ParseResult parsed = notify::parse_event(json);
   ASSERT_TRUE(parsed.event) << parsed.error;
   EXPECT_EQ(parsed.event->target, "phone");
