@@ -1,0 +1,119 @@
+// mailward-policyd's event loop: one thread, epoll, non-blocking sockets. It serves
+//   - the Postfix policy protocol (check_policy_service) on a unix socket and optionally TCP,
+//     persistent connections, requests answered in order (pipelined requests in one read are
+//     answered with one write);
+//   - the socketmap routing table (socketmap_table(5)) on its own unix socket;
+//   - extra listeners handed in by other parts (the Dovecot auth-policy HTTP endpoint) through
+//     the Handler interface below.
+// A malformed or oversized policy request is logged and answered
+// `DEFER_IF_PERMIT 4.3.5 malformed policy request`, then the connection is closed (the answer is a
+// temporary failure, never a permit). Idle connections are closed after idle_timeout.
+// SIGTERM/SIGINT stop the loop; SIGHUP calls the reload hook (sender map). Signals are read with a
+// signalfd: the caller blocks them first (block_signals()).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/checks/engine.h"
+#include "policy/protocol/request.h"
+
+namespace mailward::policy {
+
+// A byte-stream protocol served on a listener: one Session per connection.
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Consumes received bytes, appends what to send to `out`. Returns false to close the connection
+  // once `out` has been written.
+  virtual bool on_data(std::string_view bytes, std::string& out) = 0;
+};
+using SessionFactory = std::function<std::unique_ptr<Session>()>;
+
+struct ServerSettings {
+  Limits limits;
+  std::chrono::milliseconds idle_timeout{300000};
+  std::size_t max_connections = 4096;
+};
+
+class PolicyServer {
+ public:
+  PolicyServer(PolicyEngine& engine, ServerSettings settings);
+  ~PolicyServer();
+  PolicyServer(const PolicyServer&) = delete;
+  PolicyServer& operator=(const PolicyServer&) = delete;
+
+  // Unix socket at `path` (an old socket there is replaced), mode and group applied before any
+  // client can connect. False with `error` set on failure.
+  bool listen_policy_unix(const std::string& path, unsigned mode, const std::string& group,
+                          std::string& error);
+  bool listen_socketmap_unix(const std::string& path, unsigned mode, const std::string& group,
+                             std::string& error);
+  // "127.0.0.1:10040" or "[::1]:10040".
+  bool listen_policy_tcp(const std::string& address, std::string& error);
+  // Another protocol (e.g. HTTP for Dovecot's auth policy) on a TCP address.
+  bool listen_tcp(const std::string& address, SessionFactory factory, std::string& error);
+
+  void set_reload_hook(std::function<void()> hook) { reload_ = std::move(hook); }
+  // Serves until SIGTERM/SIGINT (signals must be blocked by the caller) or stop().
+  // Returns 0, or 1 when the loop could not run.
+  int run();
+  void stop() noexcept;  // from any thread (an eventfd wakes the loop)
+
+  static void block_signals();
+
+ private:
+  struct Connection;
+  struct Listener {
+    int fd;
+    SessionFactory factory;
+  };
+  bool add_listener(int fd, SessionFactory factory, std::string& error);
+  void accept_all(const Listener& listener);
+  void on_readable(Connection& c);
+  void flush(Connection& c);
+  void close_connection(int fd);
+  void expire_idle();
+
+  PolicyEngine& engine_;
+  ServerSettings settings_;
+  int epoll_fd_ = -1;
+  int signal_fd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> running_{true};  // false once stop() or a signal asked
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::vector<std::string> unlink_on_exit_;
+  std::function<void()> reload_;
+};
+
+// The policy protocol session (public for tests): parser + engine + response formatting.
+class PolicySession : public Session {
+ public:
+  PolicySession(PolicyEngine& engine, Limits limits) : engine_(engine), parser_(limits) {}
+  bool on_data(std::string_view bytes, std::string& out) override;
+
+ private:
+  PolicyEngine& engine_;
+  RequestParser parser_;
+  std::vector<Request> requests_;
+};
+
+class SocketmapSession : public Session {
+ public:
+  explicit SocketmapSession(PolicyEngine& engine) : engine_(engine) {}
+  bool on_data(std::string_view bytes, std::string& out) override;
+
+ private:
+  PolicyEngine& engine_;
+  SocketmapParser parser_;
+  std::vector<SocketmapQuery> queries_;
+};
+
+}  // namespace mailward::policy

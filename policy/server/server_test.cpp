@@ -1,0 +1,182 @@
+// Tests for mailward-policyd's event loop over real unix sockets: persistent and pipelined
+// requests, many concurrent connections, malformed and oversized requests (temporary failure, then
+// close), the socketmap table, and an orderly stop.
+#include "policy/server/server.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+namespace mailward::policy {
+namespace {
+
+int connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = write(fd, s.data() + off, s.size() - off);
+    ASSERT_GT(n, 0);
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads until `terminators` occurrences of "\n\n" (policy) or EOF.
+std::string read_answers(int fd, int terminators) {
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    std::size_t count = 0;
+    for (std::size_t p = got.find("\n\n"); p != std::string::npos; p = got.find("\n\n", p + 2))
+      ++count;
+    if (static_cast<int>(count) >= terminators) break;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+bool at_eof(int fd) {
+  char c;
+  return read(fd, &c, 1) == 0;
+}
+
+std::string request(const std::string& client, const std::string& rcpt) {
+  return "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=" + client +
+         "\nsender=x@else.example\nrecipient=" + rcpt + "\ninstance=1\n\n";
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mw-policy-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    policy_path_ = (dir_ / "p.sock").string();
+    map_path_ = (dir_ / "m.sock").string();
+    PolicySettings s = load_policy_settings(config::Config::parse(
+        "[policy]\nchecks = relay, route\nlocal_domains = ex.org\nsocketmap_socket = x\n"
+        "route_fallback = [relay.example]:587\n",
+        "t.conf"));
+    engine_ = std::make_unique<PolicyEngine>(s, nullptr, SenderMap{});
+    ServerSettings ss;
+    ss.limits.max_line = 512;
+    server_ = std::make_unique<PolicyServer>(*engine_, ss);
+    std::string error;
+    ASSERT_TRUE(server_->listen_policy_unix(policy_path_, 0660, "", error)) << error;
+    ASSERT_TRUE(server_->listen_socketmap_unix(map_path_, 0660, "", error)) << error;
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  void TearDown() override {
+    server_->stop();
+    thread_.join();
+    server_.reset();
+    EXPECT_FALSE(std::filesystem::exists(policy_path_));  // removed on exit
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+  std::string policy_path_, map_path_;
+  std::unique_ptr<PolicyEngine> engine_;
+  std::unique_ptr<PolicyServer> server_;
+  std::thread thread_;
+};
+
+TEST_F(ServerTest, SocketMode) {
+  auto perms = std::filesystem::status(policy_path_).permissions();
+  EXPECT_EQ(static_cast<unsigned>(perms) & 0777u, 0660u);
+}
+
+TEST_F(ServerTest, PersistentAndPipelined) {
+  int fd = connect_unix(policy_path_);
+  ASSERT_GE(fd, 0);
+  send_all(fd, request("203.0.113.9", "bob@ex.org"));
+  EXPECT_EQ(read_answers(fd, 1), "action=DUNNO\n\n");
+  send_all(fd, request("203.0.113.9", "v@victim.example") + request("203.0.113.9", "bob@ex.org") +
+                   request("127.0.0.1", "v@victim.example"));
+  EXPECT_EQ(read_answers(fd, 3),
+            "action=554 5.7.1 <v@victim.example>: Relay access denied\n\n"
+            "action=DUNNO\n\naction=DUNNO\n\n");
+  close(fd);
+}
+
+TEST_F(ServerTest, ManyConcurrentConnections) {
+  std::vector<int> fds;
+  for (int i = 0; i < 200; ++i) {
+    fds.push_back(connect_unix(policy_path_));
+    ASSERT_GE(fds.back(), 0);
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int fd : fds) send_all(fd, request("203.0.113.9", "v@victim.example"));
+    for (int fd : fds)
+      EXPECT_EQ(read_answers(fd, 1), "action=554 5.7.1 <v@victim.example>: Relay access denied\n\n");
+  }
+  for (int fd : fds) close(fd);
+}
+
+TEST_F(ServerTest, MalformedAndOversizedGetTemporaryFailureThenClose) {
+  const std::vector<std::string> bad = {
+      "request=smtpd_access_policy\nthis line has no equals\n\n",
+      "request=smtpd_access_policy\nsender=" + std::string(600, 'a') + "\n\n",
+      "request=smtpd_access_policy\nsender=a\nsender=b\n\n",
+  };
+  for (const std::string& b : bad) {
+    int fd = connect_unix(policy_path_);
+    ASSERT_GE(fd, 0);
+    send_all(fd, request("203.0.113.9", "bob@ex.org") + b);
+    EXPECT_EQ(read_answers(fd, 2),
+              "action=DUNNO\n\naction=DEFER_IF_PERMIT 4.3.5 malformed policy request\n\n");
+    EXPECT_TRUE(at_eof(fd));
+    close(fd);
+  }
+}
+
+TEST_F(ServerTest, UnsupportedRequestIsDeferred) {
+  int fd = connect_unix(policy_path_);
+  send_all(fd, "request=junk\n\n");
+  EXPECT_EQ(read_answers(fd, 1), "action=DEFER_IF_PERMIT 4.3.5 unsupported policy request\n\n");
+  close(fd);
+}
+
+TEST_F(ServerTest, Socketmap) {
+  int fd = connect_unix(map_path_);
+  ASSERT_GE(fd, 0);
+  send_all(fd, "22:relayhost @example.org,21:transport example.com,");
+  std::string got;
+  char buf[512];
+  const std::string expected = "22:OK [relay.example]:587,9:NOTFOUND ,";
+  while (got.size() < expected.size()) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got, expected);
+  send_all(fd, "x:bad,");
+  got.clear();
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got, "22:PERM malformed request,");
+  close(fd);
+}
+
+}  // namespace
+}  // namespace mailward::policy
