@@ -1,0 +1,457 @@
+// mailward-notifyd's event loop (see daemon.h and README.md).
+#include "dovecot-plugins/notifyd/daemon.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "common/log/log.h"
+#include "common/notify/event.h"
+#include "common/notify/payload.h"
+#include "dovecot-plugins/notifyd/address_check.h"
+#include "dovecot-plugins/notifyd/retry.h"
+#include "dovecot-plugins/notifyd/spool.h"
+#include "dovecot-plugins/notifyd/transfer.h"
+
+namespace mailward::notifyd {
+
+void Metrics::observe(double seconds) {
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) ++bucket_counts[i];
+  ++latency_count;
+  latency_sum += seconds;
+}
+
+std::string Metrics::render() const {
+  std::ostringstream o;
+  auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+    o << "# HELP mailward_notify_" << name << "_total " << help << "\n# TYPE mailward_notify_" << name
+      << "_total counter\nmailward_notify_" << name << "_total " << v << "\n";
+  };
+  counter("queued", "Events picked up from the spool.", queued);
+  counter("sent", "Events delivered (2xx).", sent);
+  counter("failed", "Failed send attempts (transport error, non-2xx, refused URL).", failed);
+  counter("retried", "Attempts scheduled again after a failure.", retried);
+  counter("dead_lettered", "Events moved to the dead-letter directory.", dead_lettered);
+  o << "# HELP mailward_notify_pending Events waiting or in flight.\n# TYPE mailward_notify_pending gauge\n"
+    << "mailward_notify_pending " << pending << "\n";
+  o << "# HELP mailward_notify_in_flight Requests in flight.\n# TYPE mailward_notify_in_flight gauge\n"
+    << "mailward_notify_in_flight " << in_flight << "\n";
+  o << "# HELP mailward_notify_send_seconds Time of one HTTP request.\n"
+    << "# TYPE mailward_notify_send_seconds histogram\n";
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    o << "mailward_notify_send_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << bucket_counts[i] << "\n";
+  o << "mailward_notify_send_seconds_bucket{le=\"+Inf\"} " << latency_count << "\n"
+    << "mailward_notify_send_seconds_sum " << latency_sum << "\n"
+    << "mailward_notify_send_seconds_count " << latency_count << "\n";
+  return o.str();
+}
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+std::int64_t mono_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Job {
+  std::string name;
+  notify::Event event;
+  RetryState state;
+  std::int64_t due_ms = 0;
+  bool in_flight = false;
+};
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(const notify::NotifySettings& s) : settings_(s), spool_(s.spool), rng_(std::random_device{}()) {}
+
+  int run() {
+    std::string error;
+    if (!spool_.ensure(error)) {
+      log::fatal("spool: ", error);
+      return 1;
+    }
+    load_all_secrets();
+    for (const notify::Target& t : settings_.targets) target_buckets_[t.name] = TokenBucket(t.rate_per_target);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    sfd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    ifd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (sfd_ < 0 || ifd_ < 0 ||
+        inotify_add_watch(ifd_, spool_.new_dir().c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+      log::fatal("inotify/signalfd on ", spool_.new_dir(), ": ", std::strerror(errno));
+      return 1;
+    }
+    if (!settings_.metrics_listen.empty() && !open_metrics()) return 1;
+
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(settings_.max_in_flight));
+    log::info("mailward-notifyd started: spool ", settings_.spool, ", ", settings_.targets.size(), " targets");
+    rescan();
+    std::int64_t next_rescan = mono_ms() + settings_.rescan_interval.count() * 1000;
+    std::int64_t stop_deadline = 0;
+
+    while (true) {
+      if (!stopping_) start_ready();
+      if (stopping_ && (transfers_.empty() || mono_ms() >= stop_deadline)) break;
+
+      curl_waitfd extra[3] = {};
+      unsigned n = 0;
+      for (int fd : {sfd_, ifd_, metrics_fd_}) {
+        if (fd < 0) continue;
+        extra[n].fd = fd;
+        extra[n].events = CURL_WAIT_POLLIN;
+        ++n;
+      }
+      int timeout = static_cast<int>(std::clamp<std::int64_t>(next_wakeup() - now_ms(), 0, 1000));
+      timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, next_rescan - mono_ms())));
+      curl_multi_poll(multi_, extra, n, timeout, nullptr);
+
+      if (read_signals() && !stopping_) {
+        stopping_ = true;
+        stop_deadline = mono_ms() + 5000;
+        log::info("stopping: waiting up to 5 s for ", transfers_.size(), " requests in flight");
+      }
+      read_inotify();
+      if (metrics_fd_ >= 0) serve_metrics();
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      complete_finished();
+      if (mono_ms() >= next_rescan) {
+        rescan();
+        next_rescan = mono_ms() + settings_.rescan_interval.count() * 1000;
+      }
+    }
+    for (auto& [handle, name] : transfers_) curl_multi_remove_handle(multi_, handle);
+    if (!transfers_.empty()) log::warning(transfers_.size(), " requests unfinished at exit; they stay in the spool");
+    transfers_.clear();
+    owned_.clear();
+    curl_multi_cleanup(multi_);
+    log::info("mailward-notifyd stopped");
+    return 0;
+  }
+
+ private:
+  void load_all_secrets() {
+    for (const notify::Target& t : settings_.targets) {
+      notify::Secrets s;
+      std::string error;
+      if (!load_secrets(t, s, error)) log::error("target ", t.name, ": ", error, " (requests go out unsigned/without token)");
+      secrets_[t.name] = std::move(s);
+    }
+  }
+
+  bool open_metrics() {
+    const std::string& spec = settings_.metrics_listen;
+    std::size_t colon = spec.rfind(':');
+    std::string host = spec.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    int port = std::stoi(spec.substr(colon + 1));
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    int family = AF_INET;
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) == 1) {
+      sin->sin_family = AF_INET;
+      sin->sin_port = htons(static_cast<std::uint16_t>(port));
+      len = sizeof(sockaddr_in);
+    } else if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1) {
+      family = AF_INET6;
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = htons(static_cast<std::uint16_t>(port));
+      len = sizeof(sockaddr_in6);
+    } else {
+      log::fatal("[notify] metrics_listen: '", spec, "' is not an IP address and port");
+      return false;
+    }
+    metrics_fd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(metrics_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (metrics_fd_ < 0 || ::bind(metrics_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+        ::listen(metrics_fd_, 16) != 0) {
+      log::fatal("metrics on ", spec, ": ", std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
+  void serve_metrics() {
+    while (true) {
+      int c = ::accept4(metrics_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      timeval tv{0, 200000};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      char buf[2048];
+      ssize_t got = ::recv(c, buf, sizeof buf, 0);  // request line; we answer every path the same
+      (void)got;
+      metrics_.pending = jobs_.size();
+      metrics_.in_flight = transfers_.size();
+      std::string body = metrics_.render();
+      std::string reply = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      std::size_t done = 0;
+      while (done < reply.size()) {
+        ssize_t n = ::send(c, reply.data() + done, reply.size() - done, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+      }
+      ::close(c);
+    }
+  }
+
+  // True on SIGTERM/SIGINT.
+  bool read_signals() {
+    bool stop = false;
+    signalfd_siginfo si{};
+    while (::read(sfd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      if (si.ssi_signo == SIGHUP) {
+        log::info("SIGHUP: re-reading secret files");
+        load_all_secrets();
+      } else {
+        stop = true;
+      }
+    }
+    return stop;
+  }
+
+  void read_inotify() {
+    alignas(inotify_event) char buf[16384];
+    while (true) {
+      ssize_t n = ::read(ifd_, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t off = 0; off < n;) {
+        inotify_event ev{};
+        std::memcpy(&ev, buf + off, sizeof ev);
+        std::string name;
+        if (ev.len > 0) name = std::string(buf + off + static_cast<ssize_t>(sizeof ev));
+        off += static_cast<ssize_t>(sizeof ev) + static_cast<ssize_t>(ev.len);
+        if (ev.mask & IN_Q_OVERFLOW) {
+          rescan();
+          continue;
+        }
+        if (name.ends_with(".json") && !name.starts_with(".")) add_job(name);
+      }
+    }
+  }
+
+  void rescan() {
+    std::map<std::string, bool> present;
+    for (const std::string& name : spool_.list_new()) {
+      present[name] = true;
+      add_job(name);
+    }
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (!it->second.in_flight && !present.contains(it->first)) it = jobs_.erase(it);
+      else ++it;
+    }
+  }
+
+  void add_job(const std::string& name) {
+    if (jobs_.contains(name)) return;
+    std::string error;
+    auto text = spool_.read_event(name, error);
+    if (!text) return;  // vanished (delivered by a previous run, or removed)
+    notify::ParseResult parsed = notify::parse_event(*text);
+    ++metrics_.queued;
+    if (!parsed.event) {
+      RetryState st;
+      st.last_error = "unreadable event: " + parsed.error;
+      bury(name, "", st);
+      return;
+    }
+    Job job;
+    job.name = name;
+    job.event = std::move(*parsed.event);
+    if (auto st = spool_.read_state(name)) job.state = *st;
+    job.due_ms = job.state.next_ms;
+    jobs_.emplace(name, std::move(job));
+  }
+
+  std::int64_t next_wakeup() const {
+    std::int64_t soonest = now_ms() + 1000;
+    for (const auto& [name, job] : jobs_)
+      if (!job.in_flight && job.due_ms < soonest) soonest = job.due_ms;
+    return soonest;
+  }
+
+  void bury(const std::string& name, const std::string& id, const RetryState& st) {
+    std::string error;
+    if (!spool_.dead_letter(name, st, error)) log::error("dead-letter ", name, ": ", error);
+    ++metrics_.dead_lettered;
+    log::warning("event ", id.empty() ? name : id, " dead-lettered: ", st.last_error);
+    jobs_.erase(name);
+  }
+
+  void fail_permanently(Job& job, const std::string& why) {
+    ++metrics_.failed;
+    ++job.state.attempts;
+    job.state.last_error = why;
+    bury(job.name, job.event.id, job.state);
+  }
+
+  void start_ready() {
+    const std::int64_t now = now_ms();
+    std::vector<std::string> ready;
+    for (auto& [name, job] : jobs_)
+      if (!job.in_flight && job.due_ms <= now) ready.push_back(name);
+    for (const std::string& name : ready) {
+      if (transfers_.size() >= settings_.max_in_flight) return;
+      auto it = jobs_.find(name);
+      if (it == jobs_.end()) continue;
+      Job& job = it->second;
+      const notify::Target* target = settings_.find(job.event.target);
+      if (!target) {
+        fail_permanently(job, "unknown target \"" + job.event.target + "\"");
+        continue;
+      }
+      if (!target->allows_user(job.event.user)) {
+        fail_permanently(job, "user " + job.event.user + " may not use target " + target->name);
+        continue;
+      }
+      // Rate limits delay, never drop (issue 3): wait for both buckets, then take from both.
+      TokenBucket& tb = target_buckets_[target->name];
+      auto ukey = target->name + "\n" + job.event.user;
+      auto ub = user_buckets_.find(ukey);
+      if (ub == user_buckets_.end()) ub = user_buckets_.emplace(ukey, TokenBucket(target->rate_per_user)).first;
+      std::int64_t at = std::max(tb.ready_at(now), ub->second.ready_at(now));
+      if (at > now) {
+        job.due_ms = at;
+        continue;
+      }
+      tb.acquire(now);
+      ub->second.acquire(now);
+
+      const bool user_url = target->allow_user_url && job.event.url && !job.event.url->empty();
+      std::vector<net::IpAddress> pinned;
+      if (user_url) {
+        UrlCheck check = check_user_url(*job.event.url, *target, system_resolve);
+        if (!check.ok) {
+          fail_permanently(job, check.error);
+          continue;
+        }
+        pinned = std::move(check.addresses);
+      }
+      notify::Request request = notify::build_request(job.event, *target, secrets_[target->name], now / 1000);
+      std::string error;
+      std::unique_ptr<Transfer> t = Transfer::create(request, *target, user_url, pinned, error);
+      if (!t) {
+        job.due_ms = now + 1000;
+        log::error("event ", job.event.id, ": ", error);
+        continue;
+      }
+      curl_multi_add_handle(multi_, t->handle());
+      transfers_[t->handle()] = name;
+      owned_[t->handle()] = std::move(t);
+      job.in_flight = true;
+    }
+  }
+
+  void complete_finished() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* h = msg->easy_handle;
+      CURLcode code = msg->data.result;
+      curl_multi_remove_handle(multi_, h);
+      std::string name = transfers_[h];
+      std::unique_ptr<Transfer> t = std::move(owned_[h]);
+      transfers_.erase(h);
+      owned_.erase(h);
+      Response r = t->finish(code);
+      metrics_.observe(r.seconds);
+      auto it = jobs_.find(name);
+      if (it == jobs_.end()) continue;
+      Job& job = it->second;
+      job.in_flight = false;
+      const notify::Target* target = settings_.find(job.event.target);
+      Outcome outcome = classify_status(r.status);
+      if (outcome == Outcome::delivered) {
+        spool_.remove_delivered(name);
+        ++metrics_.sent;
+        log::info("event ", job.event.id, " sent to ", job.event.target, ": HTTP ", r.status, " in ",
+                  static_cast<long>(r.seconds * 1000), " ms");
+        jobs_.erase(it);
+        continue;
+      }
+      std::string why = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
+      if (outcome == Outcome::permanent || !target) {
+        fail_permanently(job, why);
+        continue;
+      }
+      ++metrics_.failed;
+      ++job.state.attempts;
+      job.state.last_error = why;
+      std::optional<std::chrono::seconds> retry_after;
+      if ((r.status == 429 || r.status == 503) && !r.retry_after.empty())
+        retry_after = parse_retry_after(r.retry_after, now_ms() / 1000);
+      RetryDecision d = decide_retry(*target, job.state.attempts, job.event.time_ms, now_ms(), retry_after,
+                                     std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
+      if (d.dead) {
+        job.state.last_error = why + " (" + d.reason + ")";
+        bury(name, job.event.id, job.state);
+        continue;
+      }
+      job.state.next_ms = d.next_ms;
+      job.due_ms = d.next_ms;
+      std::string error;
+      if (!spool_.write_state(name, job.state, error)) log::error("retry state for ", name, ": ", error);
+      ++metrics_.retried;
+      log::info("event ", job.event.id, " to ", job.event.target, " failed (", why, "); attempt ",
+                job.state.attempts, ", next in ", (d.next_ms - now_ms()), " ms");
+    }
+  }
+
+  const notify::NotifySettings& settings_;
+  Spool spool_;
+  std::mt19937_64 rng_;
+  std::map<std::string, notify::Secrets> secrets_;
+  std::map<std::string, TokenBucket> target_buckets_;
+  std::map<std::string, TokenBucket> user_buckets_;
+  std::map<std::string, Job> jobs_;
+  std::map<CURL*, std::string> transfers_;
+  std::map<CURL*, std::unique_ptr<Transfer>> owned_;
+  Metrics metrics_;
+  CURLM* multi_ = nullptr;
+  int sfd_ = -1, ifd_ = -1, metrics_fd_ = -1;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run_daemon(const notify::NotifySettings& settings) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  Dispatcher d(settings);
+  int rc = d.run();
+  curl_global_cleanup();
+  return rc;
+}
+
+}  // namespace mailward::notifyd

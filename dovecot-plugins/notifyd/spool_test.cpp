@@ -1,0 +1,79 @@
+// Tests for the spool's retry-state sidecars, dead letters and the queue listing.
+#include "dovecot-plugins/notifyd/spool.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/notify/event.h"
+
+namespace mailward::notifyd {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(NotifydSpool, StateFormat) {
+  RetryState s{3, 1700000000123, "HTTP 503 busy\nsecond line"};
+  EXPECT_EQ(format_state(s), "attempts=3\nnext_ms=1700000000123\nlast_error=HTTP 503 busy second line\n");
+  auto back = parse_state(format_state(s));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->attempts, 3u);
+  EXPECT_EQ(back->next_ms, 1700000000123);
+  EXPECT_EQ(back->last_error, "HTTP 503 busy second line");
+  EXPECT_FALSE(parse_state("next_ms=5\n"));
+  EXPECT_FALSE(parse_state("attempts=x\n"));
+  EXPECT_FALSE(parse_state("garbage"));
+}
+
+TEST(NotifydSpool, LifeCycle) {
+  fs::path root = fs::temp_directory_path() / ("mw-notifyd-spool-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  Spool spool(root.string());
+  std::string error;
+  ASSERT_TRUE(spool.ensure(error)) << error;
+  struct stat st {};
+  ASSERT_EQ(::stat(spool.state_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0007, 0u);  // nothing for other users
+
+  notify::Event e;
+  e.id = "0123456789abcdef0123456789abcdef";
+  e.time_ms = 1000;
+  e.user = "u@example.org";
+  e.target = "phone";
+  ASSERT_TRUE(notify::write_event(root.string(), e).ok);
+  notify::Event e2 = e;
+  e2.id = "ffffffffffffffffffffffffffffffff";
+  e2.time_ms = 2000;
+  ASSERT_TRUE(notify::write_event(root.string(), e2).ok);
+  const std::string n1 = "1000-0123456789abcdef0123456789abcdef.json";
+  const std::string n2 = "2000-ffffffffffffffffffffffffffffffff.json";
+  EXPECT_EQ(spool.list_new(), (std::vector<std::string>{n1, n2}));
+
+  ASSERT_TRUE(spool.write_state(n1, RetryState{2, 5000, "HTTP 503"}, error)) << error;
+  auto s1 = spool.read_state(n1);
+  ASSERT_TRUE(s1);
+  EXPECT_EQ(s1->attempts, 2u);
+  EXPECT_FALSE(spool.read_state(n2));
+
+  ASSERT_TRUE(spool.dead_letter(n2, RetryState{1, 0, "HTTP 404 no such hook"}, error)) << error;
+  auto q = spool.list_queue();
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_FALSE(q[0].dead);
+  EXPECT_EQ(q[0].id, e.id);
+  EXPECT_EQ(q[0].target, "phone");
+  EXPECT_EQ(q[0].state.attempts, 2u);
+  EXPECT_EQ(q[0].state.last_error, "HTTP 503");
+  EXPECT_TRUE(q[1].dead);
+  EXPECT_EQ(q[1].id, e2.id);
+  EXPECT_EQ(q[1].state.last_error, "HTTP 404 no such hook");
+
+  spool.remove_delivered(n1);
+  EXPECT_TRUE(spool.list_new().empty());
+  EXPECT_FALSE(spool.read_state(n1));
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace mailward::notifyd
