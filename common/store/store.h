@@ -106,7 +106,14 @@ std::unique_ptr<Store> open_redis_store(const RedisSettings& settings);
 //   backend = embedded | redis | memory   (default embedded)
 //   path = /var/lib/mailward/state.mdb    (embedded)
 //   redis_host, redis_port, redis_database, redis_password_file, redis_timeout, key_prefix
+//   map_size_mb (embedded), fail_mode = allow | refuse (see fail_mode() below)
 // Throws config::ConfigError naming the line for a bad value; StoreError if the store cannot open.
+// Opening a Redis store does not need Redis to be up (the first calls then say unavailable).
 std::unique_ptr<Store> open_store(const config::Config& config, std::string_view section);
+
+// What a caller should decide while the store says Status::unavailable (or error): `allow` (the
+// default: let the request through and log a warning) or `refuse` (temporary failure / reject).
+enum class FailMode { allow, refuse };
+FailMode fail_mode(const config::Config& config, std::string_view section);
 
 }  // namespace mailward::store
