@@ -97,6 +97,9 @@ static void mw_log_action(void *ctx, enum mw_log_level level, const char *text)
 {
 	const struct sieve_action_exec_env *aenv = ctx;
 
+	/* Pigeonhole already prefixes "webhook action: " */
+	if (str_begins(text, "webhook: "))
+		text += strlen("webhook: ");
 	switch (level) {
 	case MW_LOG_ERROR:
 		sieve_result_global_error(aenv, "%s", text);
@@ -204,6 +207,7 @@ static const struct sieve_argument_def webhook_priority_tag = {
 };
 static const struct sieve_argument_def webhook_field_tag = {
 	.identifier = "field",
+	.flags = SIEVE_ARGUMENT_FLAG_MULTIPLE,
 	.validate = tag_field_validate,
 };
 
@@ -442,8 +446,9 @@ static int webhook_operation_execute(const struct sieve_runtime_env *renv,
 	struct sieve_result_iterate_context *rictx;
 	const struct sieve_action *other;
 	ARRAY_TYPE(const_string) recorded;
+	const char *const *recorded_names;
+	unsigned int recorded_count, limit;
 	string_t *value, *target;
-	unsigned int limit;
 	int opt_code = 0, ret;
 
 	act = p_new(pool, struct webhook_action, 1);
@@ -529,8 +534,8 @@ static int webhook_operation_execute(const struct sieve_runtime_env *renv,
 		}
 	}
 	limit = mw_webhook_per_message_limit(config);
-	switch (mw_webhook_decide_add(array_front(&recorded), array_count(&recorded),
-				      act->target, limit)) {
+	recorded_names = array_get(&recorded, &recorded_count);
+	switch (mw_webhook_decide_add(recorded_names, recorded_count, act->target, limit)) {
 	case MW_ADD_DUPLICATE:
 		sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
 				    "duplicate webhook for target `%s' collapsed",
@@ -664,14 +669,15 @@ static int act_webhook_commit(const struct sieve_action_exec_env *aenv,
 	const char *message_id = NULL;
 	uoff_t size = 0;
 	buffer_t *raw = NULL;
+	unsigned int field_count;
 
 	i_zero(&req);
 	req.target = act->target;
 	req.title = act->title;
 	req.message = act->message;
 	req.priority = act->priority;
-	req.fields = array_front(&act->fields);
-	req.field_count = array_count(&act->fields);
+	req.fields = array_get(&act->fields, &field_count);
+	req.field_count = field_count;
 	req.url = act->url;
 
 	i_zero(&msg);
