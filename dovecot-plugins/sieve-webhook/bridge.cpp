@@ -100,6 +100,19 @@ int mw_webhook_has_target(const mw_webhook_config* config, const char* name) {
   return config->settings->find(name) != nullptr ? 1 : 0;
 }
 
+mw_target_use mw_webhook_target_use(const mw_webhook_config* config, const char* target,
+                                    const char* user) {
+  if (config == nullptr || config->settings == nullptr || target == nullptr)
+    return MW_TARGET_UNKNOWN;
+  try {
+    const auto* t = config->settings->find(target);
+    if (t == nullptr) return MW_TARGET_UNKNOWN;
+    return t->allows_user(str_or_empty(user)) ? MW_TARGET_OK : MW_TARGET_USER_NOT_ALLOWED;
+  } catch (...) {
+    return MW_TARGET_UNKNOWN;
+  }
+}
+
 size_t mw_webhook_snippet_bytes(const mw_webhook_config* config, const char* name) {
   if (config == nullptr || config->settings == nullptr || name == nullptr) return 0;
   const auto* t = config->settings->find(name);

@@ -28,6 +28,10 @@ unsigned mw_webhook_target_count(const struct mw_webhook_config *config);
 unsigned mw_webhook_per_message_limit(const struct mw_webhook_config *config);
 /* 1 when a target with this exact name is configured. */
 int mw_webhook_has_target(const struct mw_webhook_config *config, const char *name);
+/* Whether USER may notify TARGET: MW_TARGET_OK, or why not. */
+enum mw_target_use { MW_TARGET_OK = 0, MW_TARGET_UNKNOWN = 1, MW_TARGET_USER_NOT_ALLOWED = 2 };
+enum mw_target_use mw_webhook_target_use(const struct mw_webhook_config *config, const char *target,
+                                         const char *user);
 /* Bytes of body text the target wants in the event (0: none, or unknown target). */
 size_t mw_webhook_snippet_bytes(const struct mw_webhook_config *config, const char *name);
 /* Comma-separated target names, for error messages; writes at most SIZE bytes (NUL included). */

@@ -522,8 +522,26 @@ static int webhook_operation_execute(const struct sieve_runtime_env *renv,
 			    "webhook action for target `%s'",
 			    str_sanitize(act->target, 64));
 
-	/* Collapse duplicates and apply the per-message limit. A problem
-	   here is the script's: warn and go on, never fail the delivery. */
+	/* A target named through variables is checked now; so is the users
+	   allowlist (the user is known only at run time). A problem here is
+	   the script's: warn and go on, never fail the delivery. */
+	switch (mw_webhook_target_use(config, act->target, renv->exec_env->svinst->username)) {
+	case MW_TARGET_UNKNOWN:
+		sieve_runtime_warning(renv, NULL,
+				      "webhook: unknown target \"%s\"; no notification",
+				      str_sanitize(act->target, 64));
+		return SIEVE_EXEC_OK;
+	case MW_TARGET_USER_NOT_ALLOWED:
+		sieve_runtime_warning(renv, NULL,
+				      "webhook: target \"%s\" is not available to this user; "
+				      "no notification", str_sanitize(act->target, 64));
+		return SIEVE_EXEC_OK;
+	case MW_TARGET_OK:
+	default:
+		break;
+	}
+
+	/* Collapse duplicates and apply the per-message limit. */
 	t_array_init(&recorded, 8);
 	rictx = sieve_result_iterate_init(renv->result);
 	while ((other = sieve_result_iterate_next(rictx, NULL)) != NULL) {

@@ -372,3 +372,23 @@ TEST(Bridge, DecideAddAndArgumentChecks) {
 
 }  // namespace
 }  // namespace mailward::webhook
+
+namespace mailward::webhook {
+namespace {
+
+TEST(Bridge, TargetUse) {
+  TempDir dir;
+  write_file(dir.path / "mw.conf", kConfig);
+  LogCapture log;
+  mw_webhook_config* cfg = mw_webhook_config_load((dir.path / "mw.conf").c_str(), LogCapture::fn, &log);
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_EQ(mw_webhook_target_use(cfg, "phone", "anyone@else.example"), MW_TARGET_OK);
+  EXPECT_EQ(mw_webhook_target_use(cfg, "hook", "bob@mailward.example"), MW_TARGET_OK);
+  EXPECT_EQ(mw_webhook_target_use(cfg, "hook", "carol@mailward.example"), MW_TARGET_USER_NOT_ALLOWED);
+  EXPECT_EQ(mw_webhook_target_use(cfg, "nope", "bob@mailward.example"), MW_TARGET_UNKNOWN);
+  EXPECT_EQ(mw_webhook_target_use(nullptr, "phone", "bob@mailward.example"), MW_TARGET_UNKNOWN);
+  mw_webhook_config_free(cfg);
+}
+
+}  // namespace
+}  // namespace mailward::webhook

@@ -8,7 +8,8 @@
 #      webhook call to the same target collapsed), mode 0640, unreadable by another user; the
 #      message itself is in the Maildir
 #   2. fileinto: the event names the mailbox the message went to
-#   3. per-message limit: three distinct targets with per_message_limit = 2 -> two events + warning
+#   3. a target from a variable that is not configured, and one whose users list excludes bob, are
+#      skipped with warnings; per-message limit: three distinct targets with limit 2 -> two events
 #   4. sievec (as the mail uid) rejects bad webhook calls with clear messages and their lines
 #   5. spool unwritable -> the message is still delivered, the failure is logged with path + errno
 #   6. broken mailward.conf -> error logged, extension unavailable, the message still delivered
@@ -75,6 +76,9 @@ users = @$MW_LOCAL_DOMAIN
 [target.ops]
 url = https://ops.example/hook
 users = *
+[target.boss]
+url = https://boss.example/hook
+users = carol@$MW_LOCAL_DOMAIN
 EOF
   chmod 0644 "$MWCONF.new"
   mv "$MWCONF.new" "$MWCONF"
@@ -171,7 +175,10 @@ echo "2. fileinto -> mailbox Alerts: ok"
 
 # --- 3. per-message limit -----------------------------------------------------------------------
 cat >"$work/limit.sieve" <<'EOF'
-require ["vnd.mailward.webhook"];
+require ["vnd.mailward.webhook", "variables"];
+set "t" "nosuch";
+webhook "${t}";
+webhook "boss";
 webhook "phone";
 webhook "chat";
 webhook "phone";
@@ -189,7 +196,11 @@ got="$(for x in "${ev[@]}"; do python3 -c 'import json,sys; print(json.load(open
 grep -qF 'per-message limit of 2 notifications reached; notification to target "ops" dropped' \
   "$home/.dovecot.sieve.log" 2>/dev/null \
   || fail "no warning about the per-message limit in $home/.dovecot.sieve.log: $(cat "$home/.dovecot.sieve.log" 2>&1)"
-echo "3. per-message limit 2 -> phone + chat, ops dropped with a warning: ok"
+grep -qF 'webhook: unknown target "nosuch"; no notification' "$home/.dovecot.sieve.log" \
+  || fail "no warning about the unknown target built from a variable"
+grep -qF 'webhook: target "boss" is not available to this user; no notification' "$home/.dovecot.sieve.log" \
+  || fail "no warning about the target whose users list excludes bob"
+echo "3. unknown/forbidden targets skipped with warnings; limit 2 -> phone + chat, ops dropped with a warning: ok"
 
 # --- 4. sievec rejects bad calls ----------------------------------------------------------------
 cat >"$work/bad.sieve" <<'EOF'
@@ -210,7 +221,7 @@ fi
 for want in \
   'line 2: error: invalid :priority value for the webhook command: "urgent" (expected "low", "normal" or "high")' \
   'line 3: error: invalid :field name for the webhook command: "two words"' \
-  'line 4: error: unknown webhook target "nosuch" (configured targets: phone, chat, ops)' \
+  'line 4: error: unknown webhook target "nosuch" (configured targets: phone, chat, ops, boss)' \
   'line 5: error: the :title tag for the webhook command requires a string as parameter, but a number was found' \
   "line 6: error: unknown tagged argument ':colour' for the webhook command" \
   'line 7: error: encountered duplicate :title argument for the webhook command'; do
