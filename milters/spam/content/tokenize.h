@@ -4,7 +4,7 @@
 //
 // Token strings (token_strings() shows them; tokenize() hashes exactly these):
 //   word                 body word: case-folded (ASCII + Latin-1/Greek/Cyrillic simple folding),
-//                        3..max_word_bytes bytes; runs of digits collapse to "N" ("N" alone is dropped
+//                        min_word_chars..max_word_chars characters; runs of digits collapse to "N" ("N" alone is dropped
 //                        after folding: "2024" -> no token, "mp3" -> "mpN")
 //   "skip:<c> <n>"       a longer word: first character and length rounded down to 10 (SpamAssassin)
 //   "B:a b"              adjacent body words (word pairs), when options.bigrams
@@ -33,8 +33,8 @@ struct TokenizerOptions {
   bool header_tokens = true;
   std::size_t max_tokens = 4000;       // distinct tokens kept
   std::size_t max_body_bytes = 64u << 10;  // text bytes tokenized per message (start of the text)
-  std::size_t min_word_bytes = 3;
-  std::size_t max_word_bytes = 15;     // longer words become a "skip:" marker
+  std::size_t min_word_chars = 3;      // characters (code points), after folding
+  std::size_t max_word_chars = 15;     // longer words become a "skip:" marker
 };
 
 // The 64-bit FNV-1a hash of a token string.
