@@ -51,8 +51,8 @@ std::string encoded_word(std::string_view v) {
   std::string out = "=?UTF-8?B?";
   std::size_t i = 0;
   for (; i + 3 <= utf8.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(utf8[i]) << 16) |
-                 (static_cast<unsigned char>(utf8[i + 1]) << 8) | static_cast<unsigned char>(utf8[i + 2]);
+    auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(utf8[k])); };
+    unsigned n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
     out += b64[(n >> 18) & 63];
     out += b64[(n >> 12) & 63];
     out += b64[(n >> 6) & 63];
