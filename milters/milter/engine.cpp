@@ -1,9 +1,12 @@
 #include "milters/milter/engine.h"
 
+#include <algorithm>
+
 #include "common/log/log.h"
 #include "common/util/text.h"
 #include "milters/auth/spf/spf.h"
 #include "milters/milter/authres.h"
+#include "milters/spam/content/parsed_mail.h"
 
 namespace mailward::milter {
 
@@ -57,6 +60,18 @@ Engine::Engine(Settings settings, dns::Resolver& resolver, dmarc::PublicSuffixLi
       clock_(std::move(clock)),
       draw_(std::move(draw)) {
   if (settings_.authserv_id.empty()) settings_.authserv_id = default_authserv_id();
+  if (settings_.spam.enabled) {
+    spam_ = std::make_unique<spam::SpamChecker>(settings_.spam);
+    // URL hosts are looked up in URI blocklists by registrable domain (RFC 5782 §2.3 convention).
+    spam_->set_domain_mapper([psl = psl_](std::string_view host) {
+      auto domain = psl.registrable_domain(host);
+      return domain ? *domain : text::normalize_domain(host);
+    });
+  }
+}
+
+void Engine::set_spam_classifier(std::shared_ptr<spam::SpamClassifier> classifier) {
+  if (spam_) spam_->set_classifier(std::move(classifier));
 }
 
 Engine::~Engine() = default;
@@ -91,6 +106,7 @@ std::vector<dkim::SigningKey> Engine::keys_for(std::string_view from_domain) con
 MessageScan::MessageScan(Engine& engine, Envelope envelope)
     : engine_(engine), envelope_(std::move(envelope)) {
   outgoing_ = engine_.is_outgoing(envelope_);
+  spam_ = engine_.spam_ && (!outgoing_ || engine_.settings_.spam.score_outgoing);
 }
 
 MessageScan::~MessageScan() = default;
@@ -134,11 +150,18 @@ void MessageScan::end_of_headers() {
 void MessageScan::add_body(std::string_view chunk) {
   if (signer_) signer_->add_body(chunk);
   if (verifier_) verifier_->add_body(chunk);
+  if (spam_) {
+    // Bounded: what lies beyond max_scan_bytes is not scored (as SpamAssassin's size limit).
+    std::size_t room = engine_.settings_.spam.max_scan_bytes - std::min(spam_body_.size(),
+                                                                        engine_.settings_.spam.max_scan_bytes);
+    spam_body_.append(chunk.substr(0, std::min(room, chunk.size())));
+  }
 }
 
 Decision MessageScan::finish() {
   Decision d = outgoing_ ? finish_outgoing() : finish_incoming();
   remove_forged_results(d);
+  if (spam_) score_spam(d);
   if (!envelope_.queue_id.empty() || !d.log.empty())
     log::for_message(log::Level::info, envelope_.queue_id, d.log, " action=", to_string(d.action));
   return d;
@@ -164,6 +187,82 @@ void MessageScan::remove_forged_results(Decision& d) const {
   if (removed > 0) d.log += " removed_forged_authentication_results=" + std::to_string(removed);
 }
 
+// Spam scoring on the message the engine accumulated (one MIME parse), after authentication: its
+// results are evidence (in process, never read back from header fields). A message already refused
+// is not scored. An internal error gives the milter's fail mode, never a permanent reject.
+void MessageScan::score_spam(Decision& d) {
+  const spam::SpamSettings& ss = engine_.settings_.spam;
+  if (d.action == Action::reject || d.action == Action::tempfail) return;
+  // X-Spam-* fields from outside are removed so that nobody can forge our verdict. Each index
+  // counts the occurrences of that name in the message as it arrived, less those removed before.
+  std::vector<HeaderEdit> removals;
+  for (const std::string& name : spam::spam_header_names()) {
+    int occurrence = 0;
+    int removed = 0;
+    for (const mail::HeaderField& h : headers_) {
+      if (!text::iequals(h.name, name)) continue;
+      ++occurrence;
+      removals.push_back({HeaderEdit::Kind::remove, h.name, "", occurrence - removed});
+      ++removed;
+    }
+  }
+  if (!removals.empty()) d.log += " removed_x_spam_fields=" + std::to_string(removals.size());
+
+  spam::SpamScore score;
+  std::string error;
+  bool ok = false;
+  try {
+    std::string raw;
+    raw.reserve(header_bytes_ + 4 * headers_.size() + 2 + spam_body_.size());
+    for (const mail::HeaderField& h : headers_) raw.append(h.name).append(":").append(h.value).append("\r\n");
+    raw.append("\r\n");
+    std::size_t body_offset = raw.size();
+    raw.append(spam_body_);
+    spam::ParsedMail mail = spam::parse_mail(raw);
+    spam::SpamRequest request;
+    request.client = envelope_.client_ip;
+    request.auth = auth_;
+    // Interpretation: per-user Bayes data needs the recipient, which the milter does not ask for
+    // (SMFIP_NORCPT); with exactly one known recipient it is used, otherwise the global data.
+    if (envelope_.recipients.size() == 1) request.user = envelope_.recipients.front();
+    ok = engine_.spam_->score(mail, std::string_view(raw).substr(body_offset), request, &engine_.resolver_,
+                              score, error);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  for (const std::string& p : score.problems)
+    log::for_message(log::Level::warning, envelope_.queue_id, "spam: ", p);
+  if (!ok) {
+    log::for_message(log::Level::error, envelope_.queue_id, "spam scoring failed: ", error);
+    d.log += " spam=error";
+    if (engine_.settings_.fail_mode == FailMode::tempfail) {
+      d.action = Action::tempfail;
+      d.reply_code = "451";
+      d.enhanced_code = "4.3.0";
+      d.reply_text = "Cannot check the message right now; try again later";
+    }
+    d.edits.insert(d.edits.begin(), removals.begin(), removals.end());
+    return;
+  }
+  spam::SpamActions actions = spam::decide(score, ss);
+  std::string tests;
+  for (const spam::Contribution& c : score.contributions)
+    tests += (tests.empty() ? "" : ",") + c.name + "=" + spam::format_score(c.score);
+  d.log += " spam=" + spam::format_score(score.total) + (tests.empty() ? "" : " spam_tests=" + tests);
+  if (actions.reject) {
+    d.action = Action::reject;
+    d.reply_code = "550";
+    d.enhanced_code = "5.7.1";
+    d.reply_text = actions.reply_text;
+    d.edits.clear();  // nothing is delivered
+    return;
+  }
+  // Our fields go on top, in the order X-Spam-Flag, X-Spam-Score, X-Spam-Status.
+  for (auto it = actions.headers.rbegin(); it != actions.headers.rend(); ++it)
+    d.edits.push_back({HeaderEdit::Kind::insert, it->first, it->second, 0});
+  d.edits.insert(d.edits.begin(), removals.begin(), removals.end());
+}
+
 Decision MessageScan::finish_outgoing() {
   Decision d;
   d.action = Action::accept;
@@ -184,6 +283,8 @@ Decision MessageScan::finish_outgoing() {
 Decision MessageScan::finish_incoming() {
   const Settings& s = engine_.settings_;
   Decision d;
+  auth_ = {};
+  auth_.known = true;
   std::vector<AuthResultEntry> entries;
   std::string log_line = "incoming";
   if (envelope_.client_ip) log_line += " client=" + envelope_.client_ip->to_string();
@@ -207,6 +308,8 @@ Decision MessageScan::finish_incoming() {
     else e.properties.emplace_back("smtp.mailfrom", spf_verdict->sender);
     entries.push_back(std::move(e));
     log_line += " spf=" + std::string(spf::to_string(spf_verdict->result));
+    auth_.spf_fail = spf_verdict->result == spf::Result::fail;
+    auth_.spf_softfail = spf_verdict->result == spf::Result::softfail;
     if (!spf_verdict->problem.empty()) log_line += " (" + spf_verdict->problem + ")";
   }
 
@@ -263,6 +366,9 @@ Decision MessageScan::finish_incoming() {
           from.domain.empty()
               ? dmarc::evaluate_all(engine_.resolver_, engine_.psl_, from.domains, in, engine_.draw_())
               : dmarc::evaluate(engine_.resolver_, engine_.psl_, in, engine_.draw_());
+      auth_.dmarc_fail = r.status == dmarc::Status::fail;
+      auth_.dmarc_none = r.status == dmarc::Status::none;
+      auth_.dkim_aligned_pass = r.dkim_aligned;
       // Everything below names the domain whose policy decided.
       std::string decided_by = r.header_from.empty() ? from_label : r.header_from;
       std::string policy(dmarc::to_string(r.published));

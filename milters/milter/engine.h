@@ -29,6 +29,7 @@
 #include "milters/auth/dmarc/dmarc.h"
 #include "milters/milter/decision.h"
 #include "milters/milter/settings.h"
+#include "milters/spam/rules/spam.h"
 
 namespace mailward::milter {
 
@@ -72,6 +73,11 @@ class Engine {
   bool is_outgoing(const Envelope& envelope) const;
   // The keys for a From domain: its own, or else those of its nearest parent domain with keys.
   std::vector<dkim::SigningKey> keys_for(std::string_view from_domain) const;
+  // Spam scoring ([spam] enabled): built by the constructor from settings().spam, which throws
+  // std::runtime_error naming file:line when the rule file is bad. Null when spam scoring is off.
+  spam::SpamChecker* spam_checker() noexcept { return spam_.get(); }
+  // The Bayes classifier; set once before the first message (not synchronised).
+  void set_spam_classifier(std::shared_ptr<spam::SpamClassifier> classifier);
 
  private:
   friend class MessageScan;
@@ -83,6 +89,7 @@ class Engine {
   Clock clock_;
   PercentDraw draw_;
   Limits limits_;
+  std::unique_ptr<spam::SpamChecker> spam_;
 };
 
 class MessageScan {
@@ -105,6 +112,7 @@ class MessageScan {
   Decision finish_incoming();
   Decision finish_outgoing();
   void remove_forged_results(Decision& decision) const;
+  void score_spam(Decision& decision);
 
   Engine& engine_;
   Envelope envelope_;
@@ -115,6 +123,10 @@ class MessageScan {
   std::unique_ptr<dkim::Verifier> verifier_;
   std::unique_ptr<dkim::Signer> signer_;
   std::string signing_domain_;
+  // Spam scoring: the body kept (up to [spam] max_scan_bytes) and what authentication found.
+  bool spam_ = false;
+  std::string spam_body_;
+  spam::AuthEvidence auth_;
 };
 
 }  // namespace mailward::milter

@@ -133,6 +133,8 @@ Settings load_settings(const config::Config& c) {
   s.dmarc_tempfail_on_temperror = c.get_bool("dmarc", "tempfail_on_temperror", true);
   s.psl_file = c.get_string("dmarc", "psl_file", s.psl_file);
   s.trusted_forwarders = read_networks(c, "dmarc", "trusted_forwarders", {});
+
+  s.spam = spam::load_spam_settings(c);
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "common/net/ip_address.h"
+#include "milters/spam/rules/spam.h"
 
 namespace mailward::milter {
 
@@ -64,6 +65,8 @@ struct Settings {
   bool dmarc_tempfail_on_temperror = true;  // DNS trouble deciding a policy: 451, never a guess
   std::string psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";
   std::vector<net::Network> trusted_forwarders;  // DMARC failures from these are not enforced
+  // [spam] (milters/spam/rules/spam.h): rules, GTUBE, DNSBL, authentication evidence, Bayes
+  spam::SpamSettings spam;
 };
 
 // Throws config::ConfigError naming file, line and key.
