@@ -171,7 +171,7 @@ Decision PolicyEngine::rate(const Request& r, store::Clock::time_point now) {
       ++store_failures_;
       if (settings_.store_fail_mode == StoreFailMode::allow) {
         log::warning("rate limits NOT ENFORCED: state store ", store_->describe(),
-                     " failed (", res.detail, "); store_fail_mode = allow lets this through");
+                     " failed (", res.detail, "); [store] fail_mode = allow lets this through");
         continue;
       }
       return {"DEFER_IF_PERMIT 4.3.0 rate limit state unavailable, try again later", "rate",
@@ -201,25 +201,30 @@ std::string PolicyEngine::socketmap_reply(const SocketmapQuery& q) const {
       if (r.domain == domain) return &r;
     return nullptr;
   };
+  // Postfix treats socketmap as a pattern table: it asks with the full address only (no
+  // "@domain" or parent-domain retries; observed with Postfix 3.7 in tests/integration/policy).
+  // So the domain is taken from the key here. "@domain" keys (what postmap -q or a hash-table
+  // habit may send) are accepted as well.
   if (q.name == "relayhost") {
     if (!route_on) return "NOTFOUND ";
-    // sender_dependent_relayhost_maps: Postfix asks for the address, then @domain; the null sender
-    // as empty_address_relayhost_maps_lookup_key (default "<>"). We answer on @domain and <> only,
-    // so the domain route applies to every address of the domain.
-    if (q.key == "<>")
-      return settings_.fallback_relay.empty() ? "NOTFOUND " : "OK " + settings_.fallback_relay;
-    if (q.key.empty() || q.key.front() != '@') return "NOTFOUND ";
-    if (const Route* r = find(settings_.sender_routes, text::normalize_domain(q.key.substr(1))))
-      return "OK " + r->nexthop;
+    // sender_dependent_relayhost_maps: the sender address; the null sender as
+    // empty_address_relayhost_maps_lookup_key (default "<>"). Anything without '@' is that.
+    std::size_t at = q.key.rfind('@');
+    if (at != std::string::npos) {
+      if (const Route* r = find(settings_.sender_routes, text::normalize_domain(q.key.substr(at + 1))))
+        return "OK " + r->nexthop;
+    }
     return settings_.fallback_relay.empty() ? "NOTFOUND " : "OK " + settings_.fallback_relay;
   }
   if (q.name == "transport") {
     if (!route_on) return "NOTFOUND ";
-    // transport_maps: address, then domain, then .parent keys; we route whole domains only.
-    if (q.key.find('@') != std::string::npos || q.key.empty() || q.key.front() == '.')
-      return "NOTFOUND ";
-    if (const Route* r = find(settings_.recipient_routes, text::normalize_domain(q.key)))
-      return "OK smtp:" + r->nexthop;
+    // transport_maps: the recipient address (or a bare domain from postmap -q); whole domains are
+    // routed, ".parent" and "*" keys are not ours.
+    std::size_t at = q.key.rfind('@');
+    std::string domain = text::normalize_domain(at == std::string::npos ? std::string_view(q.key)
+                                                                         : std::string_view(q.key).substr(at + 1));
+    if (domain.empty() || domain.front() == '.') return "NOTFOUND ";
+    if (const Route* r = find(settings_.recipient_routes, domain)) return "OK smtp:" + r->nexthop;
     return "NOTFOUND ";
   }
   return "PERM unknown map " + shown(q.name);

@@ -45,8 +45,9 @@ class PolicyEngine {
 
   Decision evaluate(const Request& request, store::Clock::time_point now);
   // "OK nexthop" or "NOTFOUND " for socketmap maps "relayhost" (sender_dependent_relayhost_maps:
-  // keys `user@domain`, `@domain`, `<>`) and "transport" (transport_maps: keys `user@domain`,
-  // `domain`, `.parent`); anything else "PERM unknown map NAME".
+  // keys `user@domain`, `@domain`, `<>`; the fallback relay for any sender without a domain
+  // route) and "transport" (transport_maps: keys `user@domain` or `domain`); anything else
+  // "PERM unknown map NAME".
   std::string socketmap_reply(const SocketmapQuery& query) const;
 
   void replace_sender_map(SenderMap map) { sender_map_ = std::move(map); }

@@ -215,7 +215,7 @@ TEST(PolicyEngine, StoreFailModes) {
   EXPECT_EQ(allow.evaluate(r, kT0).action, "DUNNO");
   EXPECT_EQ(allow.store_failures(), 1u);
   PolicyEngine defer(settings_from("[policy]\nchecks = rate\nlimit = user messages 1/1h\n"
-                                   "store_fail_mode = defer\n"),
+                                   "[store]\nfail_mode = refuse\n"),
                      &down, {});
   Decision d = defer.evaluate(r, kT0);
   EXPECT_EQ(d.action, "DEFER_IF_PERMIT 4.3.0 rate limit state unavailable, try again later");
@@ -229,15 +229,18 @@ TEST(PolicyEngine, SocketmapRouting) {
                                "route_fallback = [fallback.example]:2525\n"),
                  nullptr, {});
   const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
-      {"relayhost", "alice@ex.org", "NOTFOUND "},  // Postfix then asks for @ex.org
+      {"relayhost", "alice@ex.org", "OK [smtp.relay.example]:587"},  // what Postfix asks
+      {"relayhost", "alice@other.example", "OK [fallback.example]:2525"},
       {"relayhost", "@ex.org", "OK [smtp.relay.example]:587"},
       {"relayhost", "@EX.ORG", "OK [smtp.relay.example]:587"},
       {"relayhost", "@other.example", "OK [fallback.example]:2525"},
       {"relayhost", "<>", "OK [fallback.example]:2525"},
       {"transport", "gmail.example", "OK smtp:[gw.example]:25"},
-      {"transport", "bob@gmail.example", "NOTFOUND "},
+      {"transport", "bob@gmail.example", "OK smtp:[gw.example]:25"},  // what Postfix asks
+      {"transport", "bob@sub.gmail.example", "NOTFOUND "},
       {"transport", ".example", "NOTFOUND "},
       {"transport", "ex.org", "NOTFOUND "},
+      {"transport", "bob@ex.org", "NOTFOUND "},
       {"transport", "*", "NOTFOUND "},
       {"aliases", "x", "PERM unknown map aliases"},
   };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/store/store.h"
 #include "common/util/text.h"
 
 namespace mailward::policy {
@@ -127,7 +128,7 @@ PolicySettings load_policy_settings(const config::Config& c) {
       {"socket", "socket_mode", "socket_group", "user", "tcp_listen", "socketmap_socket",
        "idle_timeout", "checks", "local_domains", "trusted_networks", "sender_map",
        "recipient_delimiter", "limit", "rate_action", "rate_stage", "rate_exempt_networks",
-       "rate_exempt_users", "store_fail_mode", "route_sender_domain", "route_recipient_domain",
+       "rate_exempt_users", "route_sender_domain", "route_recipient_domain",
        "route_fallback"});
   s.socket_path = c.get_string("policy", "socket", s.socket_path);
   if (const config::Entry* e = c.find("policy", "socket_mode")) {
@@ -188,10 +189,10 @@ PolicySettings load_policy_settings(const config::Config& c) {
   s.rate_exempt_networks = networks(c, "rate_exempt_networks", {});
   for (const std::string& u : c.get_list("policy", "rate_exempt_users", {}))
     s.rate_exempt_users.push_back(text::to_lower(u));
-  s.store_fail_mode =
-      c.get_choice("policy", "store_fail_mode", "allow", {"allow", "defer"}) == "allow"
-          ? StoreFailMode::allow
-          : StoreFailMode::defer;
+  // The fail mode is the store's own setting ([store] fail_mode = allow | refuse), shared with
+  // every other user of the store.
+  s.store_fail_mode = store::fail_mode(c, "store") == store::FailMode::refuse ? StoreFailMode::defer
+                                                                               : StoreFailMode::allow;
   s.sender_routes = routes(c, "route_sender_domain");
   s.recipient_routes = routes(c, "route_recipient_domain");
   s.fallback_relay = c.get_string("policy", "route_fallback", "");

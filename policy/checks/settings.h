@@ -61,7 +61,7 @@ struct PolicySettings {
   RateStage rate_stage = RateStage::rcpt;
   std::vector<net::Network> rate_exempt_networks;
   std::vector<std::string> rate_exempt_users;  // lowercase
-  StoreFailMode store_fail_mode = StoreFailMode::allow;
+  StoreFailMode store_fail_mode = StoreFailMode::allow;  // from [store] fail_mode
   // route
   std::vector<Route> sender_routes;
   std::vector<Route> recipient_routes;

@@ -59,7 +59,7 @@ TEST(PolicySettings, FullSection) {
       "rate_action = hold\n"
       "rate_stage = end-of-message\n"
       "rate_exempt_users = Boss@Example.org\n"
-      "store_fail_mode = defer\n",
+      "[store]\nfail_mode = refuse\n",
       "t.conf");
   PolicySettings s = load_policy_settings(c);
   EXPECT_EQ(s.socket_path, "/tmp/p.sock");

@@ -37,7 +37,7 @@ bool PolicySession::on_data(std::string_view bytes, std::string& out) {
   }
   if (e != ParseError::none) {
     Decision d = malformed_request_decision(parser_.detail());
-    log::error("policy request rejected: ", to_string(e), ": ", parser_.detail(),
+    log::error("policy request rejected (", to_string(e), "): ", parser_.detail(),
                "; answered \"", d.action, "\" and closing the connection");
     out += format_response(d.action);
     return false;
