@@ -1,0 +1,217 @@
+// The Bayesian spam classifier (issue 5): per-token spam/ham message counts, global and per user,
+// combined with Robinson's smoothed token probabilities and Fisher's chi-square method (as
+// SpamBayes and SpamAssassin do), plus learning and forgetting with a ledger of learned messages.
+//
+// Pure logic: token counts come through the Model interface (MemoryModel for tests and benchmarks,
+// StoreModel over store::Store for the embedded LMDB file or Redis). Tokens are the 64-bit hashes
+// from milters/spam/content/tokenize.h, sorted and unique; this library never parses mail itself.
+//
+//   StoreModel model(store);                                   // or MemoryModel
+//   learn(model, "alice@example.org", tokens, Label::spam);    // `mailward spam learn`, imapsieve
+//   Verdict v = classify(model, "alice@example.org", tokens);  // probability 0..1, score, rule name
+//
+// Per user vs global (decided here, documented in README): learning for a user updates the user's
+// counts AND the global counts (the global model is everyone's judgement; on a small server one
+// user's corrections help all). Classification for a user uses the user's counts when that user has
+// learned at least Params::user_min_spam spam and Params::user_min_ham ham messages, otherwise the
+// global counts. No opinion (Verdict::opinion false) while the chosen model has fewer than
+// Params::min_spam / min_ham messages of a class.
+//
+// Errors (store unreachable) are values: Verdict::status / LearnResult::status; nothing throws.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace mailward::store {
+class Store;
+}
+
+namespace mailward::spam::bayes {
+
+using Token = std::uint64_t;
+
+enum class Label { spam, ham };
+
+enum class Status {
+  ok,
+  unavailable,  // the store cannot be reached now (Redis down): no opinion, fail mode applies
+  error,        // the store answered with an error, or a bad argument (user name)
+};
+
+// For a token: how many learned messages of each class contained it. For totals: how many
+// messages of each class were learned.
+struct Counts {
+  std::uint64_t spam = 0;
+  std::uint64_t ham = 0;
+};
+
+struct ModelStatus {
+  Status status = Status::ok;
+  std::string detail;
+  bool ok() const { return status == Status::ok; }
+};
+
+// The global model's user name. User names are otherwise any non-empty string without ':',
+// whitespace or control characters (an e-mail address or a login); "" means global.
+inline constexpr std::string_view kGlobalUser = "*";
+
+// What has been learned for a message (the ledger), so that learning the same message twice
+// counts once and learning it with the other label moves it (as sa-learn does).
+enum class Learned : std::int64_t { none = 0, spam = 1, ham = 2 };
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // Message totals for `user` (kGlobalUser for the global model).
+  virtual ModelStatus totals(std::string_view user, Counts& out) = 0;
+  // Counts for each token; out.size() == tokens.size().
+  virtual ModelStatus lookup(std::string_view user, std::span<const Token> tokens,
+                             std::span<Counts> out) = 0;
+  // Adds `delta` (+1 learn, -1 forget) to the `label` count of every token and of the totals.
+  virtual ModelStatus update(std::string_view user, std::span<const Token> tokens, Label label,
+                             int delta) = 0;
+  virtual ModelStatus get_learned(std::string_view user, std::uint64_t digest, Learned& out) = 0;
+  virtual ModelStatus set_learned(std::string_view user, std::uint64_t digest, Learned value) = 0;
+  // "memory", "lmdb:/var/lib/mailward/state.mdb", ... for logs.
+  virtual std::string describe() const = 0;
+};
+
+// In-process counts (tests, the accuracy benchmark). Thread-safe (one mutex).
+class MemoryModel final : public Model {
+ public:
+  ModelStatus totals(std::string_view user, Counts& out) override;
+  ModelStatus lookup(std::string_view user, std::span<const Token> tokens,
+                     std::span<Counts> out) override;
+  ModelStatus update(std::string_view user, std::span<const Token> tokens, Label label,
+                     int delta) override;
+  ModelStatus get_learned(std::string_view user, std::uint64_t digest, Learned& out) override;
+  ModelStatus set_learned(std::string_view user, std::uint64_t digest, Learned value) override;
+  std::string describe() const override { return "memory"; }
+  // Distinct tokens held over all users (for memory estimates).
+  std::size_t token_entries() const;
+
+ private:
+  struct Packed {
+    std::uint32_t spam = 0;
+    std::uint32_t ham = 0;
+  };
+  struct UserData {
+    Counts totals;
+    std::unordered_map<Token, Packed> tokens;
+    std::unordered_map<std::uint64_t, Learned> ledger;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, UserData> users_;
+};
+
+// Counts in a store::Store, one counter per token and user: key "bayes:<user>:<16 hex digits>"
+// holding spam * 2^32 + ham (so one atomic add updates either class); totals under
+// "bayes:<user>:!totals" the same way; the ledger under "bayes:<user>:!msg:<16 hex>".
+// One store call per lookup/update (batched). The store must outlive the model.
+class StoreModel final : public Model {
+ public:
+  explicit StoreModel(store::Store& store) : store_(store) {}
+  ModelStatus totals(std::string_view user, Counts& out) override;
+  ModelStatus lookup(std::string_view user, std::span<const Token> tokens,
+                     std::span<Counts> out) override;
+  ModelStatus update(std::string_view user, std::span<const Token> tokens, Label label,
+                     int delta) override;
+  ModelStatus get_learned(std::string_view user, std::uint64_t digest, Learned& out) override;
+  ModelStatus set_learned(std::string_view user, std::uint64_t digest, Learned value) override;
+  std::string describe() const override;
+
+  static std::string token_key(std::string_view user, Token token);
+
+ private:
+  store::Store& store_;
+};
+
+struct Params {
+  // Robinson's f(w) = (s*x + n*p(w)) / (s + n): strength s of the prior x for rare tokens.
+  double strength = 0.1;
+  double prior = 0.5;
+  // Only tokens with |f(w) - 0.5| >= min_deviation take part, at most max_tokens of the most
+  // extreme ones (SpamBayes' defaults: 0.1 and 150).
+  double min_deviation = 0.0;
+  std::size_t max_tokens = 1000;
+  // Below these many learned messages of a class the model has no opinion.
+  std::uint64_t min_spam = 10;
+  std::uint64_t min_ham = 10;
+  // A user's own counts are used once the user has learned this many messages of each class.
+  std::uint64_t user_min_spam = 50;
+  std::uint64_t user_min_ham = 50;
+};
+
+struct Verdict {
+  Status status = Status::ok;
+  std::string detail;           // why there is no opinion / what failed
+  bool opinion = false;         // false: untrained (or store failure); probability stays 0.5
+  double probability = 0.5;     // P(spam), Fisher-Robinson combined indicator in [0, 1]
+  // ln(q_ham) - ln(q_spam): the log ratio of the two chi-square tail probabilities; a continuous
+  // spamminess that keeps its resolution where `probability` rounds to 0 or 1 (used by score()).
+  double log_ratio = 0;
+  bool user_model = false;      // the user's own counts were used
+  std::size_t tokens_used = 0;  // tokens that took part in the combination
+};
+
+// Classifies `tokens` (sorted unique hashes) for `user` ("" or kGlobalUser: global).
+Verdict classify(Model& model, std::string_view user, std::span<const Token> tokens,
+                 const Params& params = {});
+
+// The same combination on counts already looked up (for tests and the benchmark).
+Verdict combine(std::span<const Counts> token_counts, const Counts& totals, const Params& params);
+
+// Robinson's smoothed probability that a message containing the token is spam (RFC-less; see
+// Gary Robinson, "A Statistical Approach to the Spam Problem", 2003).
+double token_probability(const Counts& token, const Counts& totals, const Params& params);
+
+// ln of the upper tail of the chi-square distribution with `dof` (even) degrees of freedom at x2;
+// computed in the log domain so that tiny tails keep their precision.
+double log_chi2_tail(double x2, unsigned dof);
+
+// A digest of a message's token set (FNV-1a over the hashes): the ledger key. Independent of the
+// mbox "From " line, line endings and header fields that are not tokenized (X-Spam-*).
+std::uint64_t message_digest(std::span<const Token> tokens);
+
+enum class LearnOutcome {
+  learned,        // counted for the first time
+  relearned,      // was learned with the other label: moved
+  already,        // already learned with this label: nothing changed
+  forgotten,      // --forget: removed
+  not_learned,    // --forget of a message that was never learned: nothing changed
+  failed,         // status != ok
+};
+
+struct LearnResult {
+  Status status = Status::ok;
+  std::string detail;
+  LearnOutcome outcome = LearnOutcome::failed;
+};
+
+// Learns (or with `forget`, unlearns) a message for `user` and the global model (see above).
+// The ledger of `user` (or the global one) records what was learned. A message with no tokens is
+// still counted (it is a message of that class).
+LearnResult learn(Model& model, std::string_view user, std::span<const Token> tokens, Label label,
+                  bool forget = false);
+
+// True when `user` is acceptable as a model name ("" and "*" are the global model).
+bool valid_user(std::string_view user);
+
+// The contribution to the SpamAssassin-like total score (threshold 5.0) and the rule name, from a
+// verdict with an opinion (see bayes.cpp for the mapping and why). Rule names follow SpamAssassin's
+// BAYES_00 .. BAYES_999 bins so that existing Sieve scripts and habits carry over.
+struct ScoreBin {
+  double score = 0;
+  std::string rule;         // e.g. "BAYES_99"
+  std::string description;  // e.g. "Bayes spam probability is 99 to 100%"
+};
+ScoreBin score(const Verdict& verdict);
+
+}  // namespace mailward::spam::bayes
