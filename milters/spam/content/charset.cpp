@@ -123,7 +123,7 @@ bool is_label_char(char c) {
 }
 
 // Per-thread cache of iconv descriptors (to UTF-8) keyed by canonical name; a failed open is
-// cached too. Bounded: past kMaxEntries names, descriptors are opened and closed per call.
+// cached too. Bounded: past kMaxEntries names an arbitrary entry is closed to make room.
 class IconvCache {
  public:
   static constexpr std::size_t kMaxEntries = 64;
@@ -132,17 +132,17 @@ class IconvCache {
       if (cd != invalid()) iconv_close(cd);
   }
   static iconv_t invalid() { return reinterpret_cast<iconv_t>(-1); }  // NOLINT: iconv's error value
-  // Returns the descriptor and whether the caller must close it.
-  iconv_t get(const std::string& name, bool& owned) {
-    owned = false;
+  // The descriptor for `name` (invalid() if iconv does not know it); owned by the cache.
+  iconv_t get(const std::string& name) {
     auto it = map_.find(name);
     if (it != map_.end()) return it->second;
     iconv_t cd = iconv_open("UTF-8", name.c_str());
-    if (map_.size() < kMaxEntries) {
-      map_.emplace(name, cd);
-    } else {
-      owned = cd != invalid();
+    if (map_.size() >= kMaxEntries) {  // full: drop one entry (any) so new names are cached too
+      auto victim = map_.begin();
+      if (victim->second != invalid()) iconv_close(victim->second);
+      map_.erase(victim);
     }
+    map_.emplace(name, cd);
     return cd;
   }
 
@@ -252,14 +252,12 @@ Utf8Result to_utf8(std::string_view bytes, std::string_view charset, std::size_t
   } else if (name == "iso-8859-1" || name == "windows-1252") {
     detail::append_cp1252(r.text, bytes.substr(0, std::min(bytes.size(), max_out)));
   } else {
-    bool owned = false;
-    iconv_t cd = cache().get(name, owned);
+    iconv_t cd = cache().get(name);
     if (cd == IconvCache::invalid()) {
       r.status = CharsetStatus::unknown;
       detail::append_cp1252(r.text, bytes.substr(0, std::min(bytes.size(), max_out)));
     } else {
       if (convert(cd, bytes, r.text, max_out)) r.status = CharsetStatus::repaired;
-      if (owned) iconv_close(cd);
       // iconv's output is UTF-8 already; checked anyway so callers can rely on it.
       if (repair_utf8(r.text)) r.status = CharsetStatus::repaired;
     }

@@ -673,13 +673,12 @@ class Walker {
       if (h.truncated) anomaly("html size limit reached");
       if (h.hidden_chars > 0) anomaly("hidden html text");
       for (std::string& url : h.urls) add_url(url);
-      normalize(h.text, part.text, room);
+      if (normalize(h.text, part.text, room)) anomaly("text size limit reached");
     } else {
       saw_plain_ = true;
-      normalize(u.text, part.text, room);
+      if (normalize(u.text, part.text, room)) anomaly("text size limit reached");
       for (std::string_view url : find_urls(part.text, limits_.urls)) add_url(url);
     }
-    if (part.text.size() >= room) anomaly("text size limit reached");
     text_bytes_ += part.text.size();
     mail_.texts.push_back(std::move(part));
   }
@@ -702,12 +701,17 @@ class Walker {
  private:
   // Text as TextPart promises: line ends '\n', blanks collapsed, control characters dropped, at
   // most one empty line in a row, no blanks at line ends; at most `room` bytes.
-  static void normalize(std::string_view in, std::string& out, std::size_t room) {
+  // Returns true if the text was cut at `room`.
+  static bool normalize(std::string_view in, std::string& out, std::size_t room) {
     out.reserve(std::min(in.size(), room));
     bool space = false;
+    bool cut = false;
     int newlines = 0;
     for (char ch : in) {
-      if (out.size() >= room) break;
+      if (out.size() >= room) {
+        cut = true;
+        break;
+      }
       auto c = static_cast<unsigned char>(ch);
       if (c == '\n') {
         space = false;
@@ -726,6 +730,10 @@ class Walker {
       newlines = 0;
       out.push_back(ch);
     }
+    if (out.size() > room) {  // a blank plus a character may pass it by one
+      out.resize(room);
+      cut = true;
+    }
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
     // A cut inside a UTF-8 sequence is repaired by dropping the partial character.
     std::size_t n = out.size();
@@ -735,6 +743,7 @@ class Walker {
       std::uint32_t cp = 0;
       if (detail::utf8_sequence(out, k - 1, cp) == 0) out.resize(k - 1);
     }
+    return cut;
   }
 
   const MimeLimits& limits_;

@@ -251,6 +251,12 @@ TEST(ParseMail, LimitsBoundTheWork) {
   EXPECT_TRUE(m.has_anomaly("header size limit reached"));
   EXPECT_TRUE(m.has_anomaly("decoded size limit reached"));
   EXPECT_LE(m.texts.at(0).text.size(), 1000u);
+  // Text budget: a collapsed blank plus the next character must not pass it (fuzzer finding).
+  MimeLimits tiny;
+  tiny.text_bytes_total = 5;
+  m = parse_mail("\nabcd e\n", tiny);
+  EXPECT_EQ(m.texts.at(0).text, "abcd");
+  EXPECT_TRUE(m.has_anomaly("text size limit reached"));
 }
 
 }  // namespace
