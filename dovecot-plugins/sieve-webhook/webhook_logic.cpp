@@ -101,7 +101,10 @@ std::string make_snippet(std::string_view input, std::size_t max_bytes) {
     if (out.size() >= max_bytes + 4) break;  // enough to cut at a UTF-8 boundary below
     out.push_back(c);
   }
-  return truncate_utf8(out, max_bytes);
+  std::string cut = truncate_utf8(out, max_bytes);
+  // The UTF-8 cut may have stepped back onto the space before a multi-byte character.
+  while (!cut.empty() && cut.back() == ' ') cut.pop_back();
+  return cut;
 }
 
 BuildResult build_event(const notify::NotifySettings& settings, const Request& request,

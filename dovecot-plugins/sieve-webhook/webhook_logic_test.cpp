@@ -208,7 +208,8 @@ TEST(Snippet, Table) {
       {"hello world", 5, "hello"},
       {"  hello \r\n\r\n world  ", 100, "hello world"},
       {"a\tb", 3, "a b"},
-      {"ab \xc3\xa4", 4, "ab "},  // the 2-byte char does not fit; trailing space then cut
+      {"ab \xc3\xa4", 4, "ab"},  // the 2-byte char does not fit; the space before it goes too
+      {"\n\n\xc3" "f \xe2\x82\xac", 5, "\xc3" "f"},  // found by fuzz_sieve_webhook
       {"", 10, ""},
       {"abc", 0, ""},
   };
