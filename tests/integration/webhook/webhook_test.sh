@@ -10,6 +10,7 @@
 #   2. fileinto: the event names the mailbox the message went to
 #   3. a target from a variable that is not configured, and one whose users list excludes bob, are
 #      skipped with warnings; per-message limit: three distinct targets with limit 2 -> two events
+#   3b. :url kept only when the target allows it, snippet only when the target asks for one
 #   4. sievec (as the mail uid) rejects bad webhook calls with clear messages and their lines
 #   5. spool unwritable -> the message is still delivered, the failure is logged with path + errno
 #   6. broken mailward.conf -> error logged, extension unavailable, the message still delivered
@@ -73,6 +74,9 @@ users = *
 url = https://chat.example/hooks/abc
 format = slack
 users = @$MW_LOCAL_DOMAIN
+allow_user_url = yes
+url_hosts = hooks.example.net
+snippet = 30
 [target.ops]
 url = https://ops.example/hook
 users = *
@@ -201,6 +205,35 @@ grep -qF 'webhook: unknown target "nosuch"; no notification' "$home/.dovecot.sie
 grep -qF 'webhook: target "boss" is not available to this user; no notification' "$home/.dovecot.sieve.log" \
   || fail "no warning about the target whose users list excludes bob"
 echo "3. unknown/forbidden targets skipped with warnings; limit 2 -> phone + chat, ops dropped with a warning: ok"
+
+# --- 3b. user URL and snippet ----------------------------------------------------------------
+cat >"$work/url.sieve" <<'EOF'
+require ["vnd.mailward.webhook"];
+webhook :url "https://hooks.example.net/mine" "chat";
+webhook :url "https://hooks.example.net/x" "phone";
+EOF
+install_script url
+touch "$work/t3b"; sleep 1.1
+marker3b="wh3b-$RANDOM$RANDOM"
+lmtp "$marker3b" "url and snippet"
+mapfile -t ev < <(events "$work/t3b")
+[ "${#ev[@]}" -eq 2 ] || fail "url case: expected 2 events, found ${#ev[@]}"
+python3 - "$marker3b" "${ev[@]}" <<'EOF' || fail "url/snippet content wrong: $(cat "${ev[@]}")"
+import json, sys
+marker, files = sys.argv[1], sys.argv[2:]
+events = {e["target"]: e for e in (json.load(open(f)) for f in files)}
+chat, phone = events["chat"], events["phone"]
+bad = []
+if chat.get("url") != "https://hooks.example.net/mine": bad.append("chat url %r" % chat.get("url"))
+want = ("Test message %s. This line is covered" % marker)[:30].rstrip()
+if chat.get("snippet") != want: bad.append("chat snippet %r != %r" % (chat.get("snippet"), want))
+if "url" in phone: bad.append("phone kept a user URL its target does not allow")
+if "snippet" in phone: bad.append("phone has a snippet it did not ask for")
+if bad: print("\n".join(bad), file=sys.stderr); sys.exit(1)
+EOF
+log_has 'ignored :url for target "phone": the target does not allow user URLs' \
+  || fail "no warning about the refused user URL in dovecot.log"
+echo "3b. :url kept only where allowed, snippet only where asked: ok"
 
 # --- 4. sievec rejects bad calls ----------------------------------------------------------------
 cat >"$work/bad.sieve" <<'EOF'
