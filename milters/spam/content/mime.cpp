@@ -784,15 +784,17 @@ std::string decode_header_value(std::string_view raw, bool* bad) {
     if (q == std::string_view::npos) break;
     // =?charset?E?text?=
     std::size_t c_end = s.find('?', q + 2);
-    bool ok = c_end != std::string_view::npos && c_end > q + 2 && c_end - q < 80 && c_end + 2 < s.size() &&
+    if (c_end == std::string_view::npos) break;  // no later word can be complete either
+    bool ok = c_end > q + 2 && c_end - q < 80 && c_end + 2 < s.size() &&
               s[c_end + 2] == '?';
     char enc = ok ? text::ascii_lower(s[c_end + 1]) : 0;
     ok = ok && (enc == 'b' || enc == 'q');
-    std::size_t t_end = ok ? s.find("?=", c_end + 3) : std::string_view::npos;
-    if (!ok || t_end == std::string_view::npos) {
+    if (!ok) {
       i = q + 2;
       continue;
     }
+    std::size_t t_end = s.find("?=", c_end + 3);
+    if (t_end == std::string_view::npos) break;  // nor can any later one: stop (keeps this linear)
     std::string_view between = s.substr(literal_start, q - literal_start);
     bool only_ws = std::all_of(between.begin(), between.end(), [](char c) { return text::is_fws(c); });
     std::string charset = canonical_charset(s.substr(q + 2, c_end - q - 2));

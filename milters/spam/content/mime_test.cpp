@@ -1,6 +1,8 @@
 // Tests for parse_mail and decode_header_value.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "milters/spam/content/parsed_mail.h"
 
 namespace mailward::spam {
@@ -251,6 +253,16 @@ TEST(ParseMail, LimitsBoundTheWork) {
   EXPECT_TRUE(m.has_anomaly("header size limit reached"));
   EXPECT_TRUE(m.has_anomaly("decoded size limit reached"));
   EXPECT_LE(m.texts.at(0).text.size(), 1000u);
+  // Quadratic traps: many unterminated encoded-word starts in one header; a URL followed by a
+  // megabyte of closing brackets.
+  std::string words = "Subject: ";
+  for (int i = 0; i < 30000; ++i) words += "=?a?q?x";
+  words += "\n\n" "http://x.example/" + std::string(1u << 20, ')') + "\n";
+  auto t0 = std::chrono::steady_clock::now();
+  m = parse_mail(words);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+  EXPECT_EQ(m.subject.size(), 30000u * 7);
+  EXPECT_EQ(m.urls, std::vector<std::string>{"http://x.example/"});
   // Text budget: a collapsed blank plus the next character must not pass it (fuzzer finding).
   MimeLimits tiny;
   tiny.text_bytes_total = 5;

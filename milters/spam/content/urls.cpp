@@ -38,20 +38,19 @@ std::vector<std::string_view> find_urls(std::string_view s, std::size_t max) {
     }
     std::size_t j = i + skip;
     while (j < s.size() && !ends_url(s[j])) ++j;
-    // Trailing punctuation belongs to the sentence.
+    // Trailing punctuation belongs to the sentence; a closing bracket only if the URL has no
+    // opening one (looked up once: stripping from the end never adds one).
+    const bool has_paren = s.substr(i, j - i).find('(') != std::string_view::npos;
+    const bool has_bracket = s.substr(i, j - i).find('[') != std::string_view::npos;
     while (j > i + skip) {
       char t = s[j - 1];
       if (std::strchr(".,;:!?", t) != nullptr) {
         --j;
         continue;
       }
-      if (t == ')' || t == ']') {
-        std::string_view u = s.substr(i, j - i);
-        char open = t == ')' ? '(' : '[';
-        if (u.find(open) == std::string_view::npos) {
-          --j;
-          continue;
-        }
+      if ((t == ')' && !has_paren) || (t == ']' && !has_bracket)) {
+        --j;
+        continue;
       }
       break;
     }
