@@ -446,7 +446,7 @@ static int webhook_operation_execute(const struct sieve_runtime_env *renv,
 	struct sieve_result_iterate_context *rictx;
 	const struct sieve_action *other;
 	ARRAY_TYPE(const_string) recorded;
-	const char *const *recorded_names;
+	const char *const *recorded_names, *location;
 	unsigned int recorded_count, limit;
 	string_t *value, *target;
 	int opt_code = 0, ret;
@@ -522,17 +522,18 @@ static int webhook_operation_execute(const struct sieve_runtime_env *renv,
 			    "webhook action for target `%s'",
 			    str_sanitize(act->target, 64));
 
+	location = sieve_runtime_get_full_command_location(renv);
 	/* A target named through variables is checked now; so is the users
 	   allowlist (the user is known only at run time). A problem here is
 	   the script's: warn and go on, never fail the delivery. */
 	switch (mw_webhook_target_use(config, act->target, renv->exec_env->svinst->username)) {
 	case MW_TARGET_UNKNOWN:
-		sieve_runtime_warning(renv, NULL,
+		sieve_runtime_warning(renv, location,
 				      "webhook: unknown target \"%s\"; no notification",
 				      str_sanitize(act->target, 64));
 		return SIEVE_EXEC_OK;
 	case MW_TARGET_USER_NOT_ALLOWED:
-		sieve_runtime_warning(renv, NULL,
+		sieve_runtime_warning(renv, location,
 				      "webhook: target \"%s\" is not available to this user; "
 				      "no notification", str_sanitize(act->target, 64));
 		return SIEVE_EXEC_OK;
@@ -561,7 +562,7 @@ static int webhook_operation_execute(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_OK;
 	case MW_ADD_OVER_LIMIT:
 		sieve_runtime_warning(
-			renv, NULL,
+			renv, location,
 			"webhook: per-message limit of %u notifications reached; "
 			"notification to target \"%s\" dropped",
 			limit, str_sanitize(act->target, 64));
