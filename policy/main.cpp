@@ -23,6 +23,9 @@
 #include "common/store/store.h"
 #include "policy/checks/engine.h"
 #include "policy/server/server.h"
+#ifdef MAILWARD_POLICYD_AUTH
+#include "policy/auth/endpoint.h"
+#endif
 
 using namespace mailward;
 
@@ -70,6 +73,20 @@ bool uses(const policy::PolicySettings& s, policy::CheckKind k) {
   return false;
 }
 
+#ifdef MAILWARD_POLICYD_AUTH
+// The Dovecot auth-policy endpoint (policy/auth) as a session of this daemon's event loop.
+class AuthSession : public policy::Session {
+ public:
+  explicit AuthSession(auth_policy::AuthPolicyEndpoint& endpoint) : connection_(endpoint) {}
+  bool on_data(std::string_view bytes, std::string& out) override {
+    return connection_.on_data(bytes, out);
+  }
+
+ private:
+  auth_policy::AuthPolicyConnection connection_;
+};
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,6 +106,12 @@ int main(int argc, char** argv) {
   policy::PolicySettings settings;
   policy::SenderMap sender_map;
   std::unique_ptr<store::Store> state;
+#ifdef MAILWARD_POLICYD_AUTH
+  // [auth-policy] present: this daemon also answers Dovecot's auth_policy_server_url.
+  std::unique_ptr<auth_policy::AuthPolicyConfig> auth_config;
+  std::unique_ptr<auth_policy::AuthPolicy> auth;
+  std::unique_ptr<auth_policy::AuthPolicyEndpoint> auth_endpoint;
+#endif
   try {
     config::Config cfg = config::Config::load_file(config_path);
     settings = policy::load_policy_settings(cfg);
@@ -98,7 +121,22 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mailward-policyd: %s\n", error.c_str());
       return kExitConfig;
     }
-    if (uses(settings, policy::CheckKind::rate)) state = store::open_store(cfg, "store");
+    bool need_store = uses(settings, policy::CheckKind::rate);
+#ifdef MAILWARD_POLICYD_AUTH
+    if (cfg.has_section("auth-policy")) {
+      auth_config = std::make_unique<auth_policy::AuthPolicyConfig>(
+          auth_policy::read_config(cfg, "auth-policy"));
+      need_store = true;
+    }
+#endif
+    if (need_store) state = store::open_store(cfg, "store");
+#ifdef MAILWARD_POLICYD_AUTH
+    if (auth_config) {
+      auth = std::make_unique<auth_policy::AuthPolicy>(*state, auth_config->policy);
+      auth_endpoint =
+          std::make_unique<auth_policy::AuthPolicyEndpoint>(*auth, auth_config->endpoint);
+    }
+#endif
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mailward-policyd: %s\n", e.what());
     return kExitConfig;
@@ -134,6 +172,17 @@ int main(int argc, char** argv) {
     ok = ensure_dir(settings.socketmap_path, error) &&
          server.listen_socketmap_unix(settings.socketmap_path, settings.socket_mode,
                                       settings.socket_group, error);
+#ifdef MAILWARD_POLICYD_AUTH
+  if (ok && auth_endpoint) {
+    auth_policy::AuthPolicyEndpoint* ep = auth_endpoint.get();
+    policy::SessionFactory factory = [ep] { return std::make_unique<AuthSession>(*ep); };
+    const std::string& where = auth_config->listen;
+    ok = !where.empty() && where.front() == '/'
+             ? server.listen_unix(where, settings.socket_mode, settings.socket_group, factory, error)
+             : server.listen_tcp(where, factory, error);
+    if (ok) log::info("Dovecot auth policy endpoint on ", where);
+  }
+#endif
   if (ok) ok = drop_privileges(settings.user, error);
   if (!ok) {
     log::fatal(error);

@@ -270,6 +270,14 @@ bool PolicyServer::listen_tcp(const std::string& address, SessionFactory factory
   return add_listener(tcp_listener(address, error), std::move(factory), error);
 }
 
+bool PolicyServer::listen_unix(const std::string& path, unsigned mode, const std::string& group,
+                               SessionFactory factory, std::string& error) {
+  if (!add_listener(unix_listener(path, mode, group, error), std::move(factory), error))
+    return false;
+  unlink_on_exit_.push_back(path);
+  return true;
+}
+
 void PolicyServer::stop() noexcept {
   running_ = false;
   std::uint64_t one = 1;

@@ -57,8 +57,10 @@ class PolicyServer {
                              std::string& error);
   // "127.0.0.1:10040" or "[::1]:10040".
   bool listen_policy_tcp(const std::string& address, std::string& error);
-  // Another protocol (e.g. HTTP for Dovecot's auth policy) on a TCP address.
+  // Another protocol (e.g. HTTP for Dovecot's auth policy) on a TCP address or a unix socket.
   bool listen_tcp(const std::string& address, SessionFactory factory, std::string& error);
+  bool listen_unix(const std::string& path, unsigned mode, const std::string& group,
+                   SessionFactory factory, std::string& error);
 
   void set_reload_hook(std::function<void()> hook) { reload_ = std::move(hook); }
   // Serves until SIGTERM/SIGINT (signals must be blocked by the caller) or stop().
