@@ -289,7 +289,8 @@ SignatureParse parse_signature(std::string_view value) {
     if (!tag) return fail(SignatureError::missing_tag, std::string("signature lacks ") + req + "=");
 
   Signature& s = r.signature;
-  if (strip_fws(tags.v->value) != "1") return fail(SignatureError::bad_version, "signature v= is not 1");
+  if (tags.v->value != "1" && strip_fws(tags.v->value) != "1")  // (FWS inside is rare: copy only then)
+    return fail(SignatureError::bad_version, "signature v= is not 1");
 
   s.algorithm_text = r.algorithm;
   if (s.algorithm_text == "rsa-sha256") s.algorithm = Algorithm::rsa_sha256;
@@ -323,14 +324,18 @@ SignatureParse parse_signature(std::string_view value) {
   s.selector = r.selector;
   if (!valid_domain(s.selector)) return fail(SignatureError::syntax, "invalid s= selector");
 
-  const std::string list = strip_fws(tags.h->value);  // outlives the views split() returns
+  // h= is hdr-name *( *FWS ":" *FWS hdr-name ) (§3.5): FWS only around the colons, so each name is
+  // the piece between colons with its FWS trimmed (no copy of the whole list).
+  const std::string_view list = tags.h->value;
   s.signed_headers.reserve(static_cast<std::size_t>(std::count(list.begin(), list.end(), ':')) + 1);
-  for (std::size_t start = 0;;) {  // ':'-separated, as text::split but without a vector of views
+  for (std::size_t start = 0;;) {
     std::size_t colon = list.find(':', start);
-    std::string_view h = std::string_view(list).substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string_view h = list.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    h.remove_prefix(leading_fws(h));
+    h.remove_suffix(trailing_fws(h));
     if (h.empty()) return fail(SignatureError::syntax, "empty header name in h=");
     s.signed_headers.emplace_back(h);
-    if (colon == std::string::npos) break;
+    if (colon == std::string_view::npos) break;
     start = colon + 1;
   }
   bool from = false;
@@ -358,7 +363,6 @@ SignatureParse parse_signature(std::string_view value) {
   auto b = base64_decode(r.b_text);  // FWS already removed
   if (!b || b->empty()) return fail(SignatureError::bad_base64, "b= is not base64");
   s.signature = std::move(*b);
-  s.b_text = r.b_text;
 
   unsigned long long n = 0;
   if (const Tag* l = tags.l) {

@@ -68,7 +68,6 @@ struct Signature {
   std::vector<std::string> signed_headers;  // h=, in order, as written
   std::string body_hash;                  // bh= decoded bytes
   std::string signature;                  // b= decoded bytes
-  std::string b_text;                     // b= with FWS removed (base64 text)
   std::optional<std::uint64_t> body_length;  // l=
   std::optional<std::int64_t> timestamp;     // t=
   std::optional<std::int64_t> expiration;    // x=

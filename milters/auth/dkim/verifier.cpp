@@ -5,6 +5,7 @@
 // one canonicaliser per body canonicalisation and one hash per distinct (canonicalisation, hash,
 // l=). finish() fetches keys through the KeyCache (§6.1.2) and checks body hash and signature (§6.1.3).
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -144,20 +145,24 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     }
     // Header hash (§3.7): the h= fields bottom-up, each with CRLF, then this field with b=
     // emptied and without its CRLF. A name with no instance left contributes nothing (§5.4.2).
-    std::string data;
-    data.reserve(1024);
+    // Per-thread scratch buffers: after the first message no allocation here (hot path). They hold
+    // nothing between calls.
+    thread_local std::string data;
+    thread_local std::string unsigned_value;
+    thread_local std::vector<std::uint8_t> taken;
+    data.clear();
     // Instances of a name are taken bottom-up, each once (§5.4.2): `taken` marks used fields.
-    std::vector<bool> taken(headers.size(), false);
+    taken.assign(headers.size(), 0);
     for (const std::string& h : s.signed_headers) {
       for (std::size_t k = headers.size(); k-- > 0;) {
-        if (taken[k] || !text::iequals(headers[k].name, h)) continue;
-        taken[k] = true;
+        if (taken[k] != 0 || !text::iequals(headers[k].name, h)) continue;
+        taken[k] = 1;
         append_canonical_header(data, s.header_canon, headers[k].name, headers[k].value);
         data.append("\r\n");
         break;
       }
     }
-    std::string unsigned_value = field.value.substr(0, parsed.b_begin);  // b= emptied (§3.7)
+    unsigned_value.assign(field.value, 0, parsed.b_begin);  // b= emptied (§3.7)
     unsigned_value.append(field.value, parsed.b_end);
     append_canonical_header(data, s.header_canon, field.name, unsigned_value);
     p.header_digest = crypto::sha256(data);
