@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# run_policy_bench.sh — mailward-policyd against postfwd (Debian's postfwd2 1.35, the anchor), same
+# requests, same run. Both answer the same three decisions: relay refused (554 5.7.1) for
+# unauthenticated mail to a non-local domain, sender not owned (553 5.7.1: the SASL user is not the
+# envelope sender), and a per-user message rate limit (never reached here, but every authenticated
+# request takes a token). postfwd expresses "owned" as sender == sasl_username; mailward-policyd
+# reads a 1000-entry sender map — for this request mix the two agree (the answer counts printed
+# per row show it).
+#
+#   bench/policy/run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]
+#
+# Rows: mailward-policyd with the memory store, with the embedded (LMDB) store, and postfwd. Each row
+# prints decisions/s and latency (client side), then the server's CPU time per decision, read from
+# /proc (so "decisions per CPU-second" is the one-core figure even on a busy machine). Ratios at the
+# end. mailward-policyd is single-threaded; postfwd pre-forks children that may use both cores.
+set -euo pipefail
+BUILD="${1:?usage: run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]}"
+SECONDS_PER_ROW="${2:-5}"
+CONNS="${3:-8}"
+POLICYD="$BUILD/policy/mailward-policyd"
+CLIENT="$BUILD/policy/policy_bench"
+[ -x "$POLICYD" ] || { echo "missing $POLICYD" >&2; exit 1; }
+[ -x "$CLIENT" ] || { echo "missing $CLIENT (configure with -DMAILWARD_BENCH=ON)" >&2; exit 1; }
+command -v postfwd >/dev/null || { echo "postfwd is not installed (apt-get install postfwd)" >&2; exit 1; }
+
+work="$(mktemp -d /tmp/mw-pbench.XXXXXX)"
+chmod 0755 "$work"
+POLICYD_PID=""
+descendants() { # PID: it and every process below it
+  local k
+  echo "$1"
+  for k in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do descendants "$k"; done
+}
+# postfwd's pid file names a short-lived launcher at times: find the master by its command line,
+# which holds this run's unique work directory.
+postfwd_master() {
+  local d
+  for d in /proc/[0-9]*; do
+    if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q "^/usr/sbin/postfwd --file=$work/postfwd.rules"; then
+      echo "${d#/proc/}"
+    fi
+  done
+}
+cleanup() {
+  [ -z "$POLICYD_PID" ] || kill "$POLICYD_PID" 2>/dev/null || true
+  local m pids=""
+  for m in $(postfwd_master); do pids="$pids $(descendants "$m")"; done
+  # shellcheck disable=SC2086
+  [ -z "${pids// /}" ] || kill $pids 2>/dev/null || true
+  for _ in $(seq 1 30); do [ -z "$(postfwd_master)" ] && break; sleep 0.1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for i in $(seq 0 999); do echo "u$i@ex.org u$i@ex.org"; done >"$work/senders"
+
+cpu_ticks() { # PID... -> utime+stime summed, in clock ticks
+  local total=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+HZ="$(getconf CLK_TCK)"
+
+# run_row LABEL CPU_PIDS_FN CLIENT_ARGS...
+results=()
+run_row() {
+  local label="$1" pids_fn="$2"; shift 2
+  local before after line rate
+  before="$(cpu_ticks $($pids_fn))"
+  line="$("$CLIENT" "$@" --connections "$CONNS" --seconds "$SECONDS_PER_ROW" --label "$label")"
+  after="$(cpu_ticks $($pids_fn))"
+  rate="$(echo "$line" | awk '{print $2}')"
+  local count secs
+  count="$(echo "$line" | sed -E 's/.*\(([0-9]+) in ([0-9.]+) s.*/\1/')"
+  # CPU counted over warm-up + measurement: scale by the decisions answered in both (approximation:
+  # warm-up runs at the same rate, 1 s).
+  secs="$(echo "$line" | sed -E 's/.*\(([0-9]+) in ([0-9.]+) s.*/\2/')"
+  local cpu_s per_cpu
+  cpu_s="$(awk -v a="$after" -v b="$before" -v hz="$HZ" 'BEGIN { printf "%.2f", (a - b) / hz }')"
+  per_cpu="$(awk -v n="$count" -v s="$secs" -v c="$cpu_s" 'BEGIN { if (c > 0) printf "%.0f", n * (s + 1) / s / c; else print "n/a" }')"
+  echo "$line"
+  echo "    server CPU ${cpu_s} s over $(awk -v s="$secs" 'BEGIN{printf "%.1f", s + 1}') s -> ${per_cpu} decisions per CPU-second"
+  results+=("$label $rate $per_cpu")
+}
+
+start_policyd() { # STORE_SECTION_LINES
+  {
+    echo "[log]"
+    echo "destination = $work/policyd.log"
+    echo "level = warning"
+    echo "[store]"
+    printf '%s\n' "$1"
+    echo "[policy]"
+    echo "socket = $work/policy.sock"
+    echo "checks = relay, sender, rate"
+    echo "local_domains = ex.org"
+    echo "trusted_networks = 127.0.0.1/32"
+    echo "sender_map = $work/senders"
+    echo "limit = user messages 1000000/1h"
+  } >"$work/policyd.conf"
+  rm -f "$work/policy.sock"
+  "$POLICYD" --config "$work/policyd.conf" &
+  POLICYD_PID=$!
+  for _ in $(seq 1 50); do [ -S "$work/policy.sock" ] && break; sleep 0.1; done
+  [ -S "$work/policy.sock" ] || { echo "mailward-policyd did not start" >&2; exit 1; }
+}
+stop_policyd() { kill "$POLICYD_PID"; wait "$POLICYD_PID" 2>/dev/null || true; POLICYD_PID=""; }
+policyd_pids() { echo "$POLICYD_PID"; }
+
+echo "policy decisions over persistent connections: $CONNS connections, ${SECONDS_PER_ROW} s per row (+1 s warm-up)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+start_policyd "backend = memory"
+run_row "mailward-policyd/mem" policyd_pids --unix "$work/policy.sock"
+stop_policyd
+start_policyd "$(printf 'backend = embedded\npath = %s/state.mdb' "$work")"
+run_row "mailward-policyd/lmdb" policyd_pids --unix "$work/policy.sock"
+stop_policyd
+
+cat >"$work/postfwd.rules" <<'EOF'
+id=RELAY; recipient_domain!~^ex\.org$; sasl_username!~.; client_address!=127.0.0.1; action=554 5.7.1 <$$recipient>: Relay access denied
+id=SENDER; sasl_username~=.; sender!=$$sasl_username; action=553 5.7.1 <$$sender>: not owned by user $$sasl_username
+id=RATE; sasl_username~=.; action=rate(sasl_username/1000000/3600/450 4.7.1 rate limit exceeded)
+EOF
+chmod 0644 "$work/postfwd.rules"
+# postfwd's rate() needs its cache daemon, which --nodaemon does not start: run it daemonised with
+# a pid file; --cache=0 switches its request cache off (every request is decided, as ours are).
+PF_PORT=10045
+postfwd --file="$work/postfwd.rules" --server_socket "tcp:127.0.0.1:$PF_PORT" \
+  --cache_socket "tcp:127.0.0.1:10043" --cache=0 --norulestats --nodns -u nobody -g nogroup \
+  --pidfile "$work/postfwd.pid" >"$work/postfwd.log" 2>&1
+for _ in $(seq 1 50); do [ -s "$work/postfwd.pid" ] && ss -Hltn "src 127.0.0.1:$PF_PORT" | grep -q . && break; sleep 0.1; done
+postfwd_pids() { local m; for m in $(postfwd_master); do descendants "$m"; done; }
+[ -n "$(postfwd_master)" ] || { echo "postfwd did not start: $(cat "$work/postfwd.log")" >&2; exit 1; }
+run_row "postfwd2-1.35" postfwd_pids --tcp "127.0.0.1:$PF_PORT"
+
+echo
+mem=(${results[0]})
+pf=(${results[2]})
+awk -v a="${mem[1]}" -v b="${pf[1]}" -v c="${mem[2]}" -v d="${pf[2]}" 'BEGIN {
+  printf "ratio mailward-policyd/mem : postfwd  = %.1fx decisions/s, %.1fx decisions per CPU-second\n", a / b, c / d }'
+lm=(${results[1]})
+awk -v a="${lm[1]}" -v b="${pf[1]}" 'BEGIN { printf "ratio mailward-policyd/lmdb : postfwd = %.1fx decisions/s\n", a / b }'
