@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include "common/config/config.h"
 #include "common/notify/event.h"
@@ -117,8 +118,10 @@ int enqueue(const notify::NotifySettings& s, const std::map<std::string, std::ve
     err << "mailward notify enqueue: --target and --user are required\n";
     return 2;
   }
-  unsigned long long count = 1;
-  if (!text::parse_uint(one("count", "1"), 1'000'000, count)) return usage(err);
+  unsigned long long count = 1, interval_ms = 0;
+  if (!text::parse_uint(one("count", "1"), 1'000'000, count) ||
+      !text::parse_uint(one("interval-ms", "0"), 60'000, interval_ms))
+    return usage(err);
   notifyd::Spool spool(s.spool);
   std::string error;
   if (!spool.ensure(error)) {
@@ -136,6 +139,7 @@ int enqueue(const notify::NotifySettings& s, const std::map<std::string, std::ve
       return 1;
     }
     out << e.id << "\n";
+    if (interval_ms > 0 && i + 1 < count) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
   return 0;
 }

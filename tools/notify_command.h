@@ -3,7 +3,7 @@
 //                                               code as the daemon; print status and body
 //   mailward notify queue --config PATH          counts, then one line per pending/dead event
 //   mailward notify enqueue --config PATH --target T --user U [--title S] [--message S]
-//       [--subject S] [--priority low|normal|high] [--url URL] [--field NAME=VALUE]... [--count N]
+//       [--subject S] [--priority low|normal|high] [--url URL] [--field NAME=VALUE]... [--count N] [--interval-ms MS]
 //                                               (hidden, for tests) write events into the spool
 #pragma once
 

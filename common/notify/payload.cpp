@@ -7,7 +7,8 @@
 #include "common/notify/payload.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include <nlohmann/json.hpp>
 
@@ -186,17 +187,56 @@ Payload render_payload(const Event& e, const Target& target, const Secrets& secr
   return p;
 }
 
+namespace {
+
+// A keyed HMAC-SHA256 context, built once per key and thread and duplicated per signature: the
+// one-shot HMAC() looks the digest up by name on every call (~7% of notifyd's CPU per event).
+struct MacCache {
+  std::string key;
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;
+  ~MacCache() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+};
+
+EVP_MAC_CTX* keyed_ctx(std::string_view key) {
+  thread_local MacCache cache;
+  if (cache.ctx && cache.key == key) return EVP_MAC_CTX_dup(cache.ctx);
+  if (!cache.mac) cache.mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!cache.mac) return nullptr;
+  EVP_MAC_CTX_free(cache.ctx);
+  cache.ctx = EVP_MAC_CTX_new(cache.mac);
+  cache.key.assign(key);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+  if (!cache.ctx ||
+      !EVP_MAC_init(cache.ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params)) {
+    EVP_MAC_CTX_free(cache.ctx);
+    cache.ctx = nullptr;
+    return nullptr;
+  }
+  return EVP_MAC_CTX_dup(cache.ctx);
+}
+
+}  // namespace
+
 std::string signature(std::string_view key, std::int64_t unix_time, std::string_view body) {
-  std::string t = std::to_string(unix_time);
-  std::string signed_text = t + "." + std::string(body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac, &mac_len))
-    return "t=" + t + ",v1=";
-  static const char hex[] = "0123456789abcdef";
+  const std::string t = std::to_string(unix_time);
   std::string out = "t=" + t + ",v1=";
-  for (unsigned i = 0; i < mac_len; ++i) {
+  EVP_MAC_CTX* ctx = keyed_ctx(key);
+  if (!ctx) return out;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  std::size_t mac_len = 0;
+  bool ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(t.data()), t.size()) &&
+            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>("."), 1) &&
+            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) &&
+            EVP_MAC_final(ctx, mac, &mac_len, sizeof mac);
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) return out;
+  static const char hex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < mac_len; ++i) {
     out += hex[mac[i] >> 4];
     out += hex[mac[i] & 15];
   }

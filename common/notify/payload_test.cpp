@@ -102,6 +102,12 @@ TEST(NotifyPayload, HostileText) {
 TEST(NotifyPayload, Signature) {
   EXPECT_EQ(signature("k3y", 1700000000, "{\"a\":1}"),
             "t=1700000000,v1=fd5a70e965043f7df6309c2c3b5ff5a8ffa99b1f5175e9a311459e73c4634d4a");
+  // Same key again (cached context), another key, then the first again.
+  EXPECT_EQ(signature("k3y", 1700000000, "{\"a\":1}"),
+            "t=1700000000,v1=fd5a70e965043f7df6309c2c3b5ff5a8ffa99b1f5175e9a311459e73c4634d4a");
+  EXPECT_EQ(signature("other", 1, ""), "t=1,v1=e483a94b47cd68b5cc2bfa0ea26ec0e4c0beb3c46f9af37131b221aef2e55da6");
+  EXPECT_EQ(signature("k3y", 1700000000, "{\"a\":1}"),
+            "t=1700000000,v1=fd5a70e965043f7df6309c2c3b5ff5a8ffa99b1f5175e9a311459e73c4634d4a");
 }
 
 TEST(NotifyPayload, BuildsRequest) {

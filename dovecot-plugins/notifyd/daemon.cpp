@@ -394,7 +394,7 @@ class Dispatcher {
       const notify::Target* target = settings_.find(job.event.target);
       Outcome outcome = classify_status(r.status);
       if (outcome == Outcome::delivered) {
-        spool_.remove_delivered(name);
+        spool_.remove_delivered(name, job.state.attempts > 0);
         ++metrics_.sent;
         log::info("event ", job.event.id, " sent to ", job.event.target, ": HTTP ", r.status, " in ",
                   static_cast<long>(r.seconds * 1000), " ms");

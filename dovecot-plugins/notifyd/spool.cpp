@@ -132,8 +132,15 @@ std::optional<RetryState> parse_state(const std::string& text) {
 }
 
 bool Spool::ensure(std::string& error) const {
-  for (const std::string& dir : {root_, root_ + "/tmp", new_dir(), state_dir(), dead_dir()}) {
-    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+  // tmp/ and new/ are shared with the Sieve plugin (the delivery user, same group): setgid and
+  // group-writable so it can write and notifyd can delete. Nothing is open to other users.
+  const std::pair<std::string, mode_t> dirs[] = {{root_, 0750},       {root_ + "/tmp", 02770},
+                                                 {new_dir(), 02770},  {state_dir(), 0750},
+                                                 {dead_dir(), 0750}};
+  for (const auto& [dir, mode] : dirs) {
+    if (::mkdir(dir.c_str(), mode) == 0) {
+      ::chmod(dir.c_str(), mode);  // not reduced by the umask
+    } else if (errno != EEXIST) {
       error = "mkdir " + dir + ": " + std::strerror(errno);
       return false;
     }
@@ -158,9 +165,9 @@ bool Spool::write_state(const std::string& name, const RetryState& state, std::s
   return write_atomic(state_dir(), name, format_state(state), error);
 }
 
-void Spool::remove_delivered(const std::string& name) const {
+void Spool::remove_delivered(const std::string& name, bool has_state) const {
   ::unlink((new_dir() + "/" + name).c_str());
-  ::unlink((state_dir() + "/" + name).c_str());
+  if (has_state) ::unlink((state_dir() + "/" + name).c_str());
 }
 
 bool Spool::dead_letter(const std::string& name, const RetryState& state, std::string& error) const {

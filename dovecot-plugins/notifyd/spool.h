@@ -28,15 +28,16 @@ class Spool {
   std::string state_dir() const { return root_ + "/state"; }
   std::string dead_dir() const { return root_ + "/dead"; }
 
-  // Creates tmp/ new/ state/ dead/ (mode 0750 when created) if missing; false + error on failure.
+  // Creates missing directories: SPOOL, state/, dead/ 0750; tmp/, new/ 02770 (shared with the
+  // Sieve plugin through the group). False + error on failure.
   bool ensure(std::string& error) const;
   // Names of events in new/ ("*.json"), sorted (so oldest first: names start with time_ms).
   std::vector<std::string> list_new() const;
   std::optional<std::string> read_event(const std::string& name, std::string& error) const;
   std::optional<RetryState> read_state(const std::string& name) const;
   bool write_state(const std::string& name, const RetryState& state, std::string& error) const;
-  // After a 2xx: removes new/NAME and state/NAME.
-  void remove_delivered(const std::string& name) const;
+  // After a 2xx: removes new/NAME and (when `has_state`) state/NAME.
+  void remove_delivered(const std::string& name, bool has_state = true) const;
   // Moves new/NAME to dead/NAME with dead/NAME.error; removes state/NAME.
   bool dead_letter(const std::string& name, const RetryState& state, std::string& error) const;
 

@@ -35,7 +35,9 @@ TEST(NotifydSpool, LifeCycle) {
   ASSERT_TRUE(spool.ensure(error)) << error;
   struct stat st {};
   ASSERT_EQ(::stat(spool.state_dir().c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0007, 0u);  // nothing for other users
+  EXPECT_EQ(st.st_mode & 07777, 0750u);  // nothing for other users
+  ASSERT_EQ(::stat(spool.new_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);  // the plugin's group writes here
 
   notify::Event e;
   e.id = "0123456789abcdef0123456789abcdef";

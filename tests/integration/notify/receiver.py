@@ -20,6 +20,7 @@ ap.add_argument("--cert", required=True)
 ap.add_argument("--key", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--control", required=True)
+ap.add_argument("--keepalive", action="store_true", help="HTTP/1.1 persistent connections (benchmark)")
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -35,6 +36,9 @@ def control():
 
 
 class Handler(BaseHTTPRequestHandler):
+    if args.keepalive:
+        protocol_version = "HTTP/1.1"
+
     def log_message(self, *a):
         pass
 
