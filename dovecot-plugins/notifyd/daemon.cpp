@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "common/log/log.h"
@@ -269,8 +270,12 @@ class Dispatcher {
       add_job(name);
     }
     for (auto it = jobs_.begin(); it != jobs_.end();) {
-      if (!it->second.in_flight && !present.contains(it->first)) it = jobs_.erase(it);
-      else ++it;
+      if (!it->second.in_flight && !present.contains(it->first)) {
+        due_.erase({it->second.due_ms, it->first});
+        it = jobs_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 
@@ -292,13 +297,13 @@ class Dispatcher {
     job.event = std::move(*parsed.event);
     if (auto st = spool_.read_state(name)) job.state = *st;
     job.due_ms = job.state.next_ms;
+    due_.emplace(job.due_ms, name);
     jobs_.emplace(name, std::move(job));
   }
 
   std::int64_t next_wakeup() const {
     std::int64_t soonest = now_ms() + 1000;
-    for (const auto& [name, job] : jobs_)
-      if (!job.in_flight && job.due_ms < soonest) soonest = job.due_ms;
+    if (!due_.empty() && due_.begin()->first < soonest) soonest = due_.begin()->first;
     return soonest;
   }
 
@@ -307,7 +312,16 @@ class Dispatcher {
     if (!spool_.dead_letter(name, st, error)) log::error("dead-letter ", name, ": ", error);
     ++metrics_.dead_lettered;
     log::warning("event ", id.empty() ? name : id, " dead-lettered: ", st.last_error);
-    jobs_.erase(name);
+    if (auto it = jobs_.find(name); it != jobs_.end()) {
+      if (!it->second.in_flight) due_.erase({it->second.due_ms, name});
+      jobs_.erase(it);
+    }
+  }
+
+  void reschedule(Job& job, std::int64_t at) {
+    job.in_flight = false;
+    job.due_ms = at;
+    due_.emplace(at, job.name);
   }
 
   void fail_permanently(Job& job, const std::string& why) {
@@ -319,14 +333,20 @@ class Dispatcher {
 
   void start_ready() {
     const std::int64_t now = now_ms();
-    std::vector<std::string> ready;
-    for (auto& [name, job] : jobs_)
-      if (!job.in_flight && job.due_ms <= now) ready.push_back(name);
-    for (const std::string& name : ready) {
-      if (transfers_.size() >= settings_.max_in_flight) return;
+    // Jobs due now, oldest due first; each is taken out of due_ and put back with a new time
+    // when it has to wait (rate limit) or fails to start.
+    std::vector<std::pair<std::int64_t, std::string>> ready;
+    for (auto d = due_.begin(); d != due_.end() && d->first <= now; ++d) {
+      if (ready.size() + transfers_.size() >= settings_.max_in_flight) break;
+      ready.push_back(*d);
+    }
+    for (const auto& entry : ready) {
+      const std::string& name = entry.second;
+      due_.erase(entry);
       auto it = jobs_.find(name);
       if (it == jobs_.end()) continue;
       Job& job = it->second;
+      job.in_flight = true;  // not in due_ now; bury() and the paths below keep that consistent
       const notify::Target* target = settings_.find(job.event.target);
       if (!target) {
         fail_permanently(job, "unknown target \"" + job.event.target + "\"");
@@ -343,7 +363,7 @@ class Dispatcher {
       if (ub == user_buckets_.end()) ub = user_buckets_.emplace(ukey, TokenBucket(target->rate_per_user)).first;
       std::int64_t at = std::max(tb.ready_at(now), ub->second.ready_at(now));
       if (at > now) {
-        job.due_ms = at;
+        reschedule(job, at);
         continue;
       }
       tb.acquire(now);
@@ -363,14 +383,13 @@ class Dispatcher {
       std::string error;
       std::unique_ptr<Transfer> t = Transfer::create(request, *target, user_url, pinned, error);
       if (!t) {
-        job.due_ms = now + 1000;
+        reschedule(job, now + 1000);
         log::error("event ", job.event.id, ": ", error);
         continue;
       }
       curl_multi_add_handle(multi_, t->handle());
       transfers_[t->handle()] = name;
       owned_[t->handle()] = std::move(t);
-      job.in_flight = true;
     }
   }
 
@@ -420,7 +439,7 @@ class Dispatcher {
         continue;
       }
       job.state.next_ms = d.next_ms;
-      job.due_ms = d.next_ms;
+      reschedule(job, d.next_ms);
       std::string error;
       if (!spool_.write_state(name, job.state, error)) log::error("retry state for ", name, ": ", error);
       ++metrics_.retried;
@@ -436,6 +455,7 @@ class Dispatcher {
   std::map<std::string, TokenBucket> target_buckets_;
   std::map<std::string, TokenBucket> user_buckets_;
   std::map<std::string, Job> jobs_;
+  std::set<std::pair<std::int64_t, std::string>> due_;  // (due_ms, name) of every job not in flight
   std::map<CURL*, std::string> transfers_;
   std::map<CURL*, std::unique_ptr<Transfer>> owned_;
   Metrics metrics_;
