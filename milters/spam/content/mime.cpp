@@ -3,7 +3,7 @@
 //
 // Lenient by design, like the MUAs spam targets: lines end in LF or CRLF; a line that is neither a
 // field nor a continuation ends the header block (body starts there); boundaries are recognised
-// only at a line start, followed by optional "--" and optional whitespace; a multipart without
+// only at a line start, followed by "--", a blank or the line end; a multipart without
 // its boundary is read as text; base64 skips garbage; unknown charsets read as windows-1252.
 // Every oddity is recorded as an anomaly phrase. Costs: each nesting level reads its bytes once
 // (depth <= limits.depth), decoders write at most the remaining decoded budget.
@@ -241,8 +241,9 @@ std::string pct_decode(std::string_view v) {
 }
 
 // Parameters after the first ';' (RFC 2045 §5.1), with RFC 2231 §3-4 continuations
-// ("name*0", "name*1") and charset/language ("name*=utf-8'en'%E2%82%AC"). Values that carry
-// RFC 2047 encoded-words (not allowed there, but common for filenames) are decoded too.
+// ("name*0", "name*1") and charset/language ("name*=utf-8'en'%E2%82%AC"). name and filename
+// values that carry RFC 2047 encoded-words (not allowed there, but common) are decoded too;
+// other values (boundary!) are kept byte for byte.
 std::vector<Param> parse_params(std::string_view v) {
   struct Section {
     std::string name;
@@ -323,7 +324,7 @@ std::vector<Param> parse_params(std::string_view v) {
     p.name = sections[k].name;
     if (any_encoded) {
       p.value = to_utf8(bytes, charset).text;
-    } else if (bytes.find("=?") != std::string::npos) {
+    } else if ((p.name == "name" || p.name == "filename") && bytes.find("=?") != std::string::npos) {
       p.value = decode_header_value(bytes);
     } else {
       detail::append_lenient(p.value, bytes);
@@ -559,11 +560,13 @@ class Walker {
       std::string_view line = line_at(body, pos, next);
       pos = next;
       if (line.size() < delim.size() || line.compare(0, delim.size(), delim) != 0) continue;
+      // RFC 2046 §5.1.1 compares the boundary with the beginning of the line ("an exact match of
+      // the entire candidate line is not required"), so text after "--" or after a blank is
+      // ignored. We interpret a boundary character right after ours as a different, longer
+      // boundary (a nested one that starts with ours), not as ours.
       std::string_view rest = line.substr(delim.size());
       bool close = rest.starts_with("--");
-      if (close) rest.remove_prefix(2);
-      if (!std::all_of(rest.begin(), rest.end(), [](char c) { return text::is_space_or_tab(c); }))
-        continue;  // a longer boundary that starts with ours, or text
+      if (!close && !rest.empty() && !text::is_space_or_tab(rest.front())) continue;
       if (found) {
         // The line break before the boundary line belongs to the boundary.
         std::size_t end = line_start;

@@ -182,7 +182,7 @@ TEST(ParseMail, BrokenInputIsParsedAsFarAsItGoes) {
 }
 
 TEST(ParseMail, BoundaryMustMatchWholly) {
-  // The inner boundary starts with the outer one; only exact lines split the outer multipart.
+  // The inner boundary starts with the outer one: "--abc" is not a line of boundary "ab".
   ParsedMail m = parse_mail(
       "Content-Type: multipart/mixed; boundary=ab\n\n"
       "--ab\n"
@@ -194,6 +194,21 @@ TEST(ParseMail, BoundaryMustMatchWholly) {
   EXPECT_EQ(m.texts[1].text, "two");
   EXPECT_EQ(m.texts[2].text, "three");
   EXPECT_TRUE(m.anomalies.empty());
+  // Text after the boundary (past a blank, or past the closing "--") is ignored (mime4j's
+  // ending-boundaries test).
+  m = parse_mail(
+      "Content-Type: multipart/mixed; boundary=\"boundary\"\r\n\r\n"
+      "--boundary This should be ignored\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n"
+      "--boundary-- and this\r\nepilogue\r\n--boundary--\r\n");
+  ASSERT_EQ(m.texts.size(), 1u);
+  EXPECT_EQ(m.texts[0].text, "first part");
+  EXPECT_TRUE(m.anomalies.empty());
+  // A boundary with "=?" and trailing blanks is kept byte for byte (mime4j's weird-boundary).
+  m = parse_mail(
+      "Content-Type: multipart/mixed; boundary=\"a=?b?  \"\n\n"
+      "--a=?b?  \n\nbody\n--a=?b? \nstill body\n--a=?b?  --\n");
+  ASSERT_EQ(m.texts.size(), 1u);
+  EXPECT_EQ(m.texts[0].text, "body\n--a=?b?\nstill body");
 }
 
 TEST(ParseMail, LimitsBoundTheWork) {

@@ -69,7 +69,8 @@ struct ParsedMail {
 //   "bad base64", "bad quoted-printable", "unknown transfer encoding",
 //   "unknown charset", "invalid utf-8", "bad encoded-word",
 //   "missing boundary", "missing closing boundary", "missing header separator",
-//   "malformed header line", "hidden html text", "8bit in headers"
+//   "malformed header line", "bad content-type", "hidden html text", "8bit in headers"
+// Thread-safe (iconv descriptors are cached per thread).
 ParsedMail parse_mail(std::string_view raw, const MimeLimits& limits = {});
 
 // Decodes RFC 2047 encoded-words (B and Q; whitespace between adjacent encoded-words dropped,

@@ -3,19 +3,25 @@
 // across builds and platforms, so stored token counts stay valid).
 //
 // Token strings (token_strings() shows them; tokenize() hashes exactly these):
-//   word                 body word: case-folded (ASCII + Latin-1/Greek/Cyrillic simple folding),
-//                        min_word_chars..max_word_chars characters; runs of digits collapse to "N" ("N" alone is dropped
-//                        after folding: "2024" -> no token, "mp3" -> "mpN")
-//   "skip:<c> <n>"       a longer word: first character and length rounded down to 10 (SpamAssassin)
-//   "B:a b"              adjacent body words (word pairs), when options.bigrams
-//   "H:<name>:word"      words of Subject, From, To, Reply-To, Content-Type, X-Mailer, User-Agent,
-//                        and the display-name/domain of From; "H:subject:a b" pairs too
-//   "U:<host>"           every URL host and its registrable parent labels ("U:a.b.example.com",
-//                        "U:b.example.com", "U:example.com")
-//   "A:<type/subtype>", "A:ext:<ext>"   attachments
+//   word                 body word: case-folded (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic),
+//                        min_word_chars..max_word_chars characters; runs of digits collapse to "N"
+//                        ("mp3" -> "mpN"; a bare number, "N", is dropped); zero-width characters and
+//                        soft hyphens inside words are ignored ("fr<ZWSP>ee" -> "free")
+//   "skip:<c> <n>"       a longer word: its first character and length rounded down to 10
+//                        (SpamAssassin's marker)
+//   "B:a b"              adjacent body words (word pairs), when options.bigrams; not across parts
+//   "H:<name>:word"      words of the decoded Subject, From, To, and of Reply-To, X-Mailer,
+//                        User-Agent, Content-Type; "H:subject:a b" pairs for the subject
+//   "H:from-addr:<addr>" the From address, lowercased; "H:msgid-domain:<dom>" the Message-ID
+//                        domain, or "H:no-message-id"
+//   "U:<host>"           every URL host and its parent domains down to two labels
+//                        ("U:a.b.example.com", "U:b.example.com", "U:example.com"); IP literals
+//                        as "U:192.0.2.1" plus "U:ip-literal"
+//   "A:<type/subtype>", "A:ext:<ext>"   attachments (extension lowercased, alphanumeric, <= 10)
 //   "M:<phrase>"         parse anomalies ("M:bad base64"); "M:html-only" for HTML without text
-// The set is sorted, unique and cut to max_tokens (body words first in message order, so the cut
-// keeps the start of the text; header, URL and anomaly tokens are always kept).
+// Header, URL, attachment and anomaly tokens are always kept; body tokens are taken in message
+// order until max_tokens distinct tokens in all (so the cap keeps the start of the text). The
+// result is sorted and unique. Pure functions, thread-safe.
 #pragma once
 
 #include <cstddef>
