@@ -22,9 +22,25 @@ std::string_view to_string(ParseError error) noexcept {
 
 namespace {
 
-bool name_byte(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
+struct NameBytes {
+  bool ok[256] = {};
+  constexpr NameBytes() {
+    for (int c = 0; c < 256; ++c)
+      ok[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+  }
+};
+constexpr NameBytes kNameBytes;
+
+bool name_byte(char c) noexcept { return kNameBytes.ok[static_cast<unsigned char>(c)]; }
+
+std::uint64_t fnv1a(std::string_view s) noexcept {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
 }
 
 std::string* field_for(Request& r, std::string_view name) {
@@ -145,10 +161,11 @@ ParseError RequestParser::line(std::string_view text, std::vector<Request>& out)
   if (++current_.attribute_count > limits_.max_attributes)
     return fail(ParseError::too_many_attributes,
                 "more than " + std::to_string(limits_.max_attributes) + " attributes");
-  for (const std::string& s : seen_)
-    if (s == name)
+  std::uint64_t h = fnv1a(name);
+  for (const auto& [seen_hash, seen_name] : seen_)
+    if (seen_hash == h && seen_name == name)
       return fail(ParseError::duplicate_attribute, "attribute " + std::string(name) + " repeated");
-  seen_.emplace_back(name);
+  seen_.emplace_back(h, name);
   if (std::string* field = field_for(current_, name)) field->assign(value);
   return ParseError::none;
 }

@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,7 +83,9 @@ class RequestParser {
 
   Limits limits_;
   Request current_;
-  std::vector<std::string> seen_;  // names in the current request (duplicate check)
+  // Names in the current request, for the duplicate check: a hash per name, the name itself only
+  // compared when two hashes are equal.
+  std::vector<std::pair<std::uint64_t, std::string>> seen_;
   std::string line_;               // partial line carried between feed() calls
   std::size_t request_bytes_ = 0;
   ParseError error_ = ParseError::none;
