@@ -6,6 +6,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MAILWARD_HAVE_AVX2_PATH 1
+#endif
 
 #include "common/util/text.h"
 
@@ -187,6 +191,51 @@ class RelaxedScanner {
  private:
   // Bit i of the result: p[i] is special. Reads p[0..65].
   static std::uint64_t classify(const char* p) noexcept {
+#if defined(MAILWARD_HAVE_AVX2_PATH)
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2) return classify_avx2(p);
+#endif
+    return classify_portable(p);
+  }
+
+  // The three masks combined into the special-byte mask (see the class comment).
+  static std::uint64_t combine(std::uint64_t sp, std::uint64_t ws, std::uint64_t crlf, const char* p) noexcept {
+    const auto w64 = static_cast<std::uint64_t>(is_wsp_or_cr(p[64]));
+    const auto w65 = static_cast<std::uint64_t>(is_wsp_or_cr(p[65]));
+    const std::uint64_t next_ws = (ws >> 1) | (w64 << 63);
+    const std::uint64_t next2_ws = (ws >> 2) | (w64 << 62) | (w65 << 63);
+    // TAB or CR, except a CRLF followed by a data byte; SP before SP/TAB/CR.
+    return (ws & ~sp & ~(crlf & ~next2_ws)) | (sp & next_ws);
+  }
+
+#if defined(MAILWARD_HAVE_AVX2_PATH)
+  // The same classification 32 bytes at a time, on CPUs that have AVX2 (chosen at run time: the
+  // build targets baseline x86-64).
+  __attribute__((target("avx2"))) static std::uint64_t classify_avx2(const char* p) noexcept {
+    const __m256i vsp = _mm256_set1_epi8(' ');
+    const __m256i vtab = _mm256_set1_epi8('\t');
+    const __m256i vcr = _mm256_set1_epi8('\r');
+    const __m256i vlf = _mm256_set1_epi8('\n');
+    std::uint64_t sp = 0, ws = 0, crlf = 0;
+    for (unsigned k = 0; k < 2; ++k) {
+      __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+      __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k + 1));
+      __m256i esp = _mm256_cmpeq_epi8(x, vsp);
+      __m256i ecr = _mm256_cmpeq_epi8(x, vcr);
+      // (no lambda here: it would not inherit the avx2 target)
+      const auto m_sp = static_cast<std::uint32_t>(_mm256_movemask_epi8(esp));
+      const auto m_ws = static_cast<std::uint32_t>(
+          _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(esp, ecr), _mm256_cmpeq_epi8(x, vtab))));
+      const auto m_crlf = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_and_si256(ecr, _mm256_cmpeq_epi8(x1, vlf))));
+      sp |= std::uint64_t{m_sp} << (32 * k);
+      ws |= std::uint64_t{m_ws} << (32 * k);
+      crlf |= std::uint64_t{m_crlf} << (32 * k);
+    }
+    return combine(sp, ws, crlf, p);
+  }
+#endif
+
+  static std::uint64_t classify_portable(const char* p) noexcept {
     std::uint64_t sp, ws, crlf;  // SP; SP/TAB/CR; CR followed by LF
 #if defined(__SSE2__)
     const __m128i vsp = _mm_set1_epi8(' ');
@@ -221,12 +270,7 @@ class RelaxedScanner {
       crlf |= static_cast<std::uint64_t>(p[k] == '\r' && p[k + 1] == '\n') << k;
     }
 #endif
-    const auto w64 = static_cast<std::uint64_t>(is_wsp_or_cr(p[64]));
-    const auto w65 = static_cast<std::uint64_t>(is_wsp_or_cr(p[65]));
-    const std::uint64_t next_ws = (ws >> 1) | (w64 << 63);
-    const std::uint64_t next2_ws = (ws >> 2) | (w64 << 62) | (w65 << 63);
-    // TAB or CR, except a CRLF followed by a data byte; SP before SP/TAB/CR.
-    return (ws & ~sp & ~(crlf & ~next2_ws)) | (sp & next_ws);
+    return combine(sp, ws, crlf, p);
   }
 
   const char* tail(const char* p) const noexcept {
