@@ -9,7 +9,8 @@
 #   5. user URLs: an allowed public name is delivered to the pinned address; 127.0.0.1, 10.x and
 #      names resolving there, and http://, are refused (dead-lettered, never requested)
 #   6. the signing secret is in no log, event or state file; spool files are not world-readable
-#   7. Prometheus metrics on the loopback port
+#   6b. `mailward notify test`; SIGHUP re-reads the secret; a rate limit delays and drops nothing
+#   7. Prometheus metrics on the loopback port; SIGTERM exits cleanly
 # Needs root (ip netns). Never skips: a missing prerequisite is a failure that says why.
 # Env: NOTIFYD (mailward-notifyd), NOTIFY_CLI (mailward-notify-cli).
 set -euo pipefail
@@ -142,6 +143,11 @@ url = $R/discord
 format = discord
 ca_file = $W/ca.pem
 users = *
+[target.limited]
+url = $R/limited
+ca_file = $W/ca.pem
+users = *
+rate_per_target = 2/1s
 [target.gone]
 url = $R/gone
 ca_file = $W/ca.pem
@@ -281,6 +287,40 @@ if grep -rqF "$SECRET" "$W/notifyd.log" "$W/notifyd.stderr" "$SPOOL" "$W/request
 fi
 world=$(find "$SPOOL" -perm -o=r -o -perm -o=w | head -5)
 [ -z "$world" ] || die "spool entries readable/writable by others: $world"
+
+# === 6b. mailward notify test, SIGHUP re-reads the secret, rate limits delay without dropping =======
+say "6b: notify test, SIGHUP, rate limit"
+out=$(cli test generic) || die "notify test generic failed: $out"
+[ "$(printf '%s' "$out" | head -1)" = "HTTP 200" ] || die "notify test printed: $out"
+printf '%s' "$out" | grep -qF '{"ok":true}' || die "notify test did not print the body: $out"
+SECRET2="rotated-$RANDOM$RANDOM"
+printf '%s\n' "$SECRET2" > "$W/secrets/sign"
+kill -HUP "$NOTIFYD_PID"
+sleep 0.3
+rot=$(cli enqueue --target generic --user alice@example.org --message rotated)
+for _ in $(seq 50); do grep -q "$rot" "$W/requests.jsonl" && break; sleep 0.1; done
+python3 - "$W/requests.jsonl" "$rot" "$SECRET2" <<'PY' || die "request after SIGHUP not signed with the new secret"
+import hashlib, hmac, json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if sys.argv[2] in l][0]
+p = dict(x.split("=", 1) for x in r["headers"]["X-Mailward-Signature"].split(","))
+assert p["v1"] == hmac.new(sys.argv[3].encode(), (p["t"] + "." + r["body"]).encode(), hashlib.sha256).hexdigest()
+PY
+cli enqueue --target limited --user alice@example.org --message rl --count 6 > "$W/ids.rl"
+for _ in $(seq 100); do [ "$(grep -c '"/limited"' "$W/requests.jsonl")" -ge 6 ] && break; sleep 0.1; done
+python3 - "$W/requests.jsonl" "$W/ids.rl" <<'PY' || die "rate limit dropped or did not delay"
+import json, sys
+ids = set(l.strip() for l in open(sys.argv[2]) if l.strip())
+rs = sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["time"])
+got = [r for r in rs if r["headers"].get("Idempotency-Key") in ids]
+assert len(got) == 6 and len({r["headers"]["Idempotency-Key"] for r in got}) == 6, len(got)
+spread = got[-1]["time"] - got[0]["time"]
+# bucket of 2, refilled at 2/s: the 6th request no earlier than ~2 s after the first
+assert spread >= 1.8, f"6 requests within {spread:.2f}s despite rate_per_target = 2/1s"
+print(f"rate limit: 6 delivered over {spread:.2f}s", file=sys.stderr)
+PY
+if grep -rqF "$SECRET2" "$W/notifyd.log" "$W/notifyd.stderr" "$SPOOL" "$W/requests.jsonl"; then
+  die "the rotated secret appears in a log, spool or request file"
+fi
 
 # === 7. metrics =======================================================================================
 say "7: metrics"
