@@ -57,7 +57,7 @@ struct Env {
   AuthPolicyEndpoint endpoint{policy, settings};
 };
 
-TEST(Endpoint, AllowAndReportAsDovecotSendsThem) {
+TEST(AuthPolicyEndpoint, AllowAndReportAsDovecotSendsThem) {
   Env e;
   auto r = e.endpoint.handle(request("allow", attempt_json("alice", "192.0.2.7") + "}"));
   EXPECT_EQ(status_of(r), 200) << r;
@@ -78,7 +78,7 @@ TEST(Endpoint, AllowAndReportAsDovecotSendsThem) {
             "{\"msg\":\"Too many failed logins from your address; try again later\",\"status\":-1}");
 }
 
-TEST(Endpoint, Refusals) {
+TEST(AuthPolicyEndpoint, Refusals) {
   Env e;
   const std::string ok_body = attempt_json("alice", "192.0.2.7") + "}";
   struct Case {
@@ -115,7 +115,7 @@ TEST(Endpoint, Refusals) {
             200);
 }
 
-TEST(Endpoint, AuthorizationHeaderAsKey) {
+TEST(AuthPolicyEndpoint, AuthorizationHeaderAsKey) {
   Env e;
   e.settings.api_header = "authorization";
   e.settings.api_key = "Basic ZG92ZWNvdDpzM2NyZXQ=";
@@ -126,7 +126,7 @@ TEST(Endpoint, AuthorizationHeaderAsKey) {
   EXPECT_EQ(status_of(r), 401) << r;
 }
 
-TEST(Endpoint, ConnectionAnswersPipelinedRequestsInOrder) {
+TEST(AuthPolicyEndpoint, ConnectionAnswersPipelinedRequestsInOrder) {
   Env e;
   AuthPolicyConnection c(e.endpoint);
   const std::string one = request("allow", "{}");
@@ -172,7 +172,7 @@ std::string roundtrip(int fd, const std::string& req) {
   }
 }
 
-TEST(Server, TcpPersistentConnection) {
+TEST(AuthPolicyServer, TcpPersistentConnection) {
   Env e;
   AuthPolicyServer server(e.endpoint);
   std::string error;
@@ -195,7 +195,7 @@ TEST(Server, TcpPersistentConnection) {
   server.stop();
 }
 
-TEST(Server, UnixSocket) {
+TEST(AuthPolicyServer, UnixSocket) {
   Env e;
   AuthPolicyServer server(e.endpoint);
   const std::string path =
@@ -215,7 +215,7 @@ TEST(Server, UnixSocket) {
   server.stop();
 }
 
-TEST(Server, BadListenAddresses) {
+TEST(AuthPolicyServer, BadListenAddresses) {
   Env e;
   AuthPolicyServer server(e.endpoint);
   std::string error;
@@ -225,7 +225,7 @@ TEST(Server, BadListenAddresses) {
   EXPECT_FALSE(server.listen("[::1:80", error));
 }
 
-TEST(Config, ReadConfig) {
+TEST(AuthPolicyConfig, ReadConfig) {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string key = (dir / ("mw-ap-key-" + std::to_string(::getpid()))).string();
   std::ofstream(key) << "  k3y \n";

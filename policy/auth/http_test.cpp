@@ -21,7 +21,7 @@ const std::string kDovecotLike =
     "\r\n"
     "{\"login\":\"alice\"}";
 
-TEST(Http, ParsesDovecotRequest) {
+TEST(AuthPolicyHttp, ParsesDovecotRequest) {
   auto r = parse_http_request(kDovecotLike);
   ASSERT_EQ(r.state, HttpParseState::complete) << r.error;
   EXPECT_EQ(r.consumed, kDovecotLike.size());
@@ -37,14 +37,14 @@ TEST(Http, ParsesDovecotRequest) {
   EXPECT_EQ(cmd, "allow");
 }
 
-TEST(Http, IncompleteAtEveryPrefix) {
+TEST(AuthPolicyHttp, IncompleteAtEveryPrefix) {
   for (std::size_t n = 0; n < kDovecotLike.size(); ++n) {
     auto r = parse_http_request(std::string_view(kDovecotLike).substr(0, n));
     EXPECT_EQ(r.state, HttpParseState::incomplete) << n;
   }
 }
 
-TEST(Http, PipelinedRequestsSplitExactly) {
+TEST(AuthPolicyHttp, PipelinedRequestsSplitExactly) {
   const std::string two = kDovecotLike + kDovecotLike;
   auto r = parse_http_request(two);
   ASSERT_EQ(r.state, HttpParseState::complete);
@@ -54,7 +54,7 @@ TEST(Http, PipelinedRequestsSplitExactly) {
   EXPECT_EQ(r2.request.body, r.request.body);
 }
 
-TEST(Http, Refusals) {
+TEST(AuthPolicyHttp, Refusals) {
   const std::string host = "Host: h\r\n";
   struct Case {
     std::string input;
@@ -93,7 +93,7 @@ TEST(Http, Refusals) {
   EXPECT_EQ(parse_http_request("POST / HTTP/1.1\nHost").error_status, 400);
 }
 
-TEST(Http, ConnectionPersistence) {
+TEST(AuthPolicyHttp, ConnectionPersistence) {
   auto p = [](const std::string& s) { return parse_http_request(s).request.keep_alive; };
   EXPECT_TRUE(p("POST / HTTP/1.1\r\nHost: h\r\n\r\n"));
   EXPECT_FALSE(p("POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
@@ -101,7 +101,7 @@ TEST(Http, ConnectionPersistence) {
   EXPECT_TRUE(p("POST / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
 }
 
-TEST(Http, QueryParam) {
+TEST(AuthPolicyHttp, QueryParam) {
   struct Case {
     const char* query;
     bool found;
@@ -125,7 +125,7 @@ TEST(Http, QueryParam) {
   }
 }
 
-TEST(Http, ResponseFormat) {
+TEST(AuthPolicyHttp, ResponseFormat) {
   EXPECT_EQ(http_response(200, "{}", true),
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
             "Connection: keep-alive\r\n\r\n{}");

@@ -260,14 +260,22 @@ bool PolicyServer::listen_socketmap_unix(const std::string& path, unsigned mode,
 bool PolicyServer::listen_policy_tcp(const std::string& address, std::string& error) {
   Limits limits = settings_.limits;
   PolicyEngine* engine = &engine_;
-  return add_listener(tcp_listener(address, error),
-                      [engine, limits] { return std::make_unique<PolicySession>(*engine, limits); },
-                      error);
+  return listen_tcp(
+      address, [engine, limits] { return std::make_unique<PolicySession>(*engine, limits); },
+      error);
 }
 
 bool PolicyServer::listen_tcp(const std::string& address, SessionFactory factory,
                               std::string& error) {
-  return add_listener(tcp_listener(address, error), std::move(factory), error);
+  int fd = tcp_listener(address, error);
+  if (fd < 0) return false;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    last_tcp_port_ = ss.ss_family == AF_INET
+                         ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
+                         : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return add_listener(fd, std::move(factory), error);
 }
 
 bool PolicyServer::listen_unix(const std::string& path, unsigned mode, const std::string& group,

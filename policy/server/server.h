@@ -62,6 +62,9 @@ class PolicyServer {
   bool listen_unix(const std::string& path, unsigned mode, const std::string& group,
                    SessionFactory factory, std::string& error);
 
+  // The port the last TCP listener bound (useful with port 0 in tests); 0 when none.
+  int last_tcp_port() const noexcept { return last_tcp_port_; }
+
   void set_reload_hook(std::function<void()> hook) { reload_ = std::move(hook); }
   // Serves until SIGTERM/SIGINT (signals must be blocked by the caller) or stop().
   // Returns 0, or 1 when the loop could not run.
@@ -93,6 +96,7 @@ class PolicyServer {
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::vector<std::string> unlink_on_exit_;
   std::function<void()> reload_;
+  int last_tcp_port_ = 0;
 };
 
 // The policy protocol session (public for tests): parser + engine + response formatting.

@@ -7,7 +7,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <gtest/gtest.h>
+
+#include "common/log/log.h"
 
 #include <cstring>
 #include <filesystem>
@@ -66,6 +71,9 @@ std::string request(const std::string& client, const std::string& rcpt) {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    log::Settings quiet;
+    quiet.min_level = log::Level::fatal;  // the refusals below are expected
+    log::init(quiet);
     dir_ = std::filesystem::temp_directory_path() /
            ("mw-policy-test-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
@@ -82,6 +90,9 @@ class ServerTest : public ::testing::Test {
     std::string error;
     ASSERT_TRUE(server_->listen_policy_unix(policy_path_, 0660, "", error)) << error;
     ASSERT_TRUE(server_->listen_socketmap_unix(map_path_, 0660, "", error)) << error;
+    ASSERT_TRUE(server_->listen_policy_tcp("127.0.0.1:0", error)) << error;
+    tcp_port_ = server_->last_tcp_port();
+    ASSERT_GT(tcp_port_, 0);
     thread_ = std::thread([this] { server_->run(); });
   }
   void TearDown() override {
@@ -96,7 +107,21 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<PolicyEngine> engine_;
   std::unique_ptr<PolicyServer> server_;
   std::thread thread_;
+  int tcp_port_ = 0;
 };
+
+TEST_F(ServerTest, Tcp) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(tcp_port_));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  send_all(fd, request("203.0.113.9", "v@victim.example") + request("203.0.113.9", "bob@ex.org"));
+  EXPECT_EQ(read_answers(fd, 2),
+            "action=554 5.7.1 <v@victim.example>: Relay access denied\n\naction=DUNNO\n\n");
+  close(fd);
+}
 
 TEST_F(ServerTest, SocketMode) {
   auto perms = std::filesystem::status(policy_path_).permissions();
