@@ -45,12 +45,25 @@ bool PolicySession::on_data(std::string_view bytes, std::string& out) {
   return true;
 }
 
+namespace {
+// Client bytes in a log line: printable ASCII only, bounded (a socketmap key may hold anything).
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 256)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '?';
+  }
+  return out;
+}
+}  // namespace
+
 bool SocketmapSession::on_data(std::string_view bytes, std::string& out) {
   queries_.clear();
   bool ok = parser_.feed(bytes, queries_);
   for (const SocketmapQuery& q : queries_) {
     std::string reply = engine_.socketmap_reply(q);
-    log::debug("socketmap ", q.name, " '", q.key, "' -> ", reply);
+    if (log::enabled(log::Level::debug))
+      log::debug("socketmap ", printable(q.name), " '", printable(q.key), "' -> ", reply);
     out += netstring(reply);
   }
   if (!ok) {
