@@ -3,6 +3,9 @@
 // password file and database number; key prefix.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fstream>
 #include <thread>
 
@@ -157,6 +160,68 @@ TEST(RedisStore, KeyPrefixSeparatesStores) {
   std::vector<std::string> k{"k"};
   EXPECT_EQ(b->get(k).value, (std::vector<std::int64_t>{0}));
   EXPECT_EQ(a->get(k).value, (std::vector<std::int64_t>{1}));
+}
+
+}  // namespace
+}  // namespace mailward::store
+
+namespace mailward::store {
+namespace {
+
+int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+TEST(RedisStore, OverTcp) {
+  const int port = free_tcp_port();
+  RedisTestServer server({"--port", std::to_string(port), "--bind", "127.0.0.1"});
+  ASSERT_EQ(server.start(), "");
+  RedisSettings s;
+  s.host = "127.0.0.1";
+  s.port = port;
+  auto store = open_redis_store(s);
+  EXPECT_EQ(store->describe(), "redis:127.0.0.1:" + std::to_string(port));
+  std::vector<CounterUpdate> u{{"tcp", 3, std::chrono::seconds(10)}};
+  auto r = store->add(u);
+  ASSERT_TRUE(r.ok()) << r.detail;
+  EXPECT_EQ(r.value, (std::vector<std::int64_t>{3}));
+}
+
+// A server that accepts connections (the kernel's backlog does) but never answers: the first call
+// costs one timeout, the calls during the back-off cost nothing.
+TEST(RedisStore, SilentServerCostsOneTimeoutNotOnePerCall) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(fd, 64), 0);
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  RedisSettings s;
+  s.host = "127.0.0.1";
+  s.port = ntohs(sa.sin_port);
+  s.timeout = milliseconds(200);
+  auto store = open_redis_store(s);
+  std::vector<std::string> k{"x"};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = store->get(k);
+  auto first = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, Status::unavailable) << r.detail;
+  EXPECT_GE(first, milliseconds(150));
+  EXPECT_LT(first, milliseconds(1000));
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(store->get(k).status, Status::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(100));
+  ::close(fd);
 }
 
 }  // namespace
