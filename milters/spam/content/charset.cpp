@@ -112,6 +112,8 @@ constexpr Alias kAliases[] = {
     {"unknown-8bit", "windows-1252"},
     {"x-unknown", "windows-1252"},
     {"default", "windows-1252"},
+    {"default_charset", "windows-1252"},  // seen in the SpamAssassin corpus (a template left unfilled)
+    {"gb2312_charset", "gbk"},
     {"iso-8859-15", "iso-8859-15"},
     {"tis-620", "windows-874"},
     {"big5-hkscs", "big5-hkscs"},
