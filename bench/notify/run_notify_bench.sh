@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# run_notify_bench.sh — issue 3 benchmark: 1,000 LMTP deliveries into the real Dovecot of the harness
+# stack (tests/integration/lib/stack.sh) to a user whose Sieve script notifies, in one invocation:
+#   a    no notification (same script without the webhook call)
+#   b    mailward: vnd.mailward.webhook (event file into the spool) + mailward-notifyd -> receiver
+#   c    the seed's way: vnd.dovecot.execute (sieve_extprograms) runs a bash script calling curl
+#   a2   (a) again, to show the run-to-run noise of the CPU and throughput figures
+#   b-*  (b) with write_event's fsyncs changed through an LD_PRELOAD shim (fsync_shim.c), only for
+#        descriptors under the spool: fdatasync | nodir | fdatasync-nodir | none
+# Client: lmtp_load.py (CONNS persistent LMTP connections, same for every run), 20 warm-up messages
+# per run (script compiled, notifyd's TLS connection up) before the N measured ones.
+# Receiver: tests/integration/notify/receiver.py (HTTPS, keep-alive), logs time.time() per request.
+# Figures per run:
+#   msg/s        N / wall time from the first command to the last 250 (client side)
+#   lmtp p50/p99 wall time of one LMTP transaction (MAIL FROM .. final 250)
+#   notify p50/p99  receiver arrival time - the client's time of that message's final 250, matched
+#                by Message-ID (carried in the payload); negative = the request arrived before the
+#                250 (the execute way runs curl inside the delivery)
+#   dovecot CPU  cpuacct cgroup of the whole Dovecot instance (master, lmtp, auth, log ... and the
+#                bash/curl children execute forks), ms per message over the measured deliveries
+#   notifyd CPU  cpuacct cgroup of mailward-notifyd, from the first measured delivery until the
+#                last request arrived, ms per message
+#   notification CPU = dovecot CPU - dovecot CPU of run a (plugin / execute cost) + notifyd CPU
+# Dovecot is restarted into a fresh cgroup for every run and bob's Maildir emptied in between.
+# Usage: bench/notify/run_notify_bench.sh BUILD_DIR [N=1000] [CONNS=4] [RUNS="a b c a2 b-fdatasync
+#        b-nodir b-fdatasync-nodir b-none"]      (root; builds: sieve_mailward_plugin, mailward-notifyd)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/../../tests/integration/lib/stack.sh"
+
+BUILD="$(cd "${1:?usage: run_notify_bench.sh BUILD_DIR [N] [CONNS] [RUNS]}" && pwd)"
+N="${2:-1000}"
+CONNS="${3:-4}"
+RUNS="${4:-a b c a2 b-fdatasync b-nodir b-fdatasync-nodir b-none}"
+WARM=20
+PLUGIN="$BUILD/dovecot-plugins/sieve-webhook/lib90_sieve_mailward_plugin.so"
+NOTIFYD="$BUILD/dovecot-plugins/notifyd/mailward-notifyd"
+EXTPROG=/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so
+RECEIVER="$HERE/../../tests/integration/notify/receiver.py"
+LOAD="$HERE/lmtp_load.py"
+unset MAILWARD_MILTER
+die() { echo "run_notify_bench: $*" >&2; exit 1; }
+say() { echo "[notify-bench] $*" >&2; }
+[ -f "$PLUGIN" ] || die "plugin not built: $PLUGIN"
+[ -x "$NOTIFYD" ] || die "notifyd not built: $NOTIFYD"
+[ -f "$EXTPROG" ] || die "sieve_extprograms plugin missing ($EXTPROG; Debian package dovecot-sieve)"
+for c in cc curl openssl python3; do command -v "$c" >/dev/null || die "missing command $c"; done
+CGROOT=/sys/fs/cgroup/cpuacct
+[ -w "$CGROOT" ] || die "cgroup v1 cpuacct hierarchy not writable at $CGROOT (needed for CPU accounting)"
+
+MW_STATE="${MW_STATE:-$(mktemp -d /tmp/mwnb.XXXXXX)}"
+RECV_IP=127.0.0.70
+CG="$CGROOT/mw-notify-bench-$$"
+mkdir "$CG"
+MODE=fsync
+RUN_ID=0
+
+eval "mw_bench_orig_dovecot_write() $(declare -f mw_dovecot_write | tail -n +2)"
+mw_dovecot_write() {
+  mw_bench_orig_dovecot_write
+  B="$S/bench"; SPOOL="$B/spool"; MWCONF="$B/mailward.conf"
+  mkdir -p "$B/plugins" "$B/bin" "$SPOOL/tmp" "$SPOOL/new"
+  cp "$PLUGIN" "$B/plugins/"; ln -sf "$EXTPROG" "$B/plugins/"
+  cc -shared -fPIC -O2 "$HERE/fsync_shim.c" -o "$B/fsync_shim.so" -ldl
+  chmod 0755 "$B" "$B/plugins" "$B/bin"
+  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new"
+  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new"
+  printf 'bench-signing-key\n' >"$B/secret"; chown 65534 "$B/secret"; chmod 0600 "$B/secret"
+  cat >"$MWCONF" <<CONF
+[notify]
+spool = $SPOOL
+user = nobody
+log = $B/notifyd.log
+[target.bench]
+url = https://$RECV_IP:8443/bench
+secret_file = $B/secret
+ca_file = $B/ca.pem
+users = *
+CONF
+  chmod 0644 "$MWCONF"
+  # The seed's way: an API key in the script, curl per message, run by vnd.dovecot.execute.
+  cat >"$B/bin/notify.sh" <<SH
+#!/bin/bash
+API_KEY="hard-coded-api-key"
+body=\$(printf '{"message_id":"%s","subject":"%s"}' "\$1" "\$2")
+exec /usr/bin/curl -s -o /dev/null --max-time 5 --cacert $B/ca.pem -H "Authorization: Bearer \$API_KEY" \\
+  -H 'Content-Type: application/json' --data-binary "\$body" https://$RECV_IP:8443/seed
+SH
+  chmod 0755 "$B/bin/notify.sh"
+  cat >>"$MW_DOVECOT_CONF" <<CONF
+# notification benchmark (appended)
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR LD_PRELOAD MW_FSYNC_MODE MW_FSYNC_SPOOL
+plugin {
+  sieve_plugin_dir = $B/plugins
+  sieve_plugins = sieve_mailward sieve_extprograms
+  sieve_extensions = +vnd.mailward.webhook +vnd.dovecot.execute
+  sieve_execute_bin_dir = $B/bin
+  mailward_config = $MWCONF
+}
+CONF
+}
+
+# Dovecot started inside this run's cgroup, with the fsync shim preloaded (MODE=fsync passes
+# every call through, so all runs carry the same shim).
+mw_dovecot_start() {
+  RUN_ID=$((RUN_ID + 1))
+  CGR="$CG/run$RUN_ID"; mkdir "$CGR"
+  ( echo "$BASHPID" >"$CGR/cgroup.procs"
+    export LD_PRELOAD="$B/fsync_shim.so" MW_FSYNC_MODE="$MODE" MW_FSYNC_SPOOL="$SPOOL"
+    exec ip netns exec "$MW_NS" dovecot -c "$MW_DOVECOT_CONF" </dev/null >>"$MW_LOGS/dovecot.stderr" 2>&1 ) \
+    || mw_die "dovecot did not start: $(tail -5 "$MW_LOGS/dovecot.stderr" "$MW_LOGS/dovecot.log" 2>/dev/null)"
+  mw_wait_port "$MW_IP_DOVECOT" 24 "dovecot lmtp"
+}
+dovecot_stop() {
+  ns doveadm -c "$MW_DOVECOT_CONF" stop >/dev/null 2>&1 || true
+  for _ in $(seq 100); do [ -z "$(cat "$CGR/cgroup.procs")" ] && break; sleep 0.1; done
+  [ -z "$(cat "$CGR/cgroup.procs")" ] || die "dovecot processes left after stop: $(cat "$CGR/cgroup.procs")"
+  rmdir "$CGR"
+}
+cleanup_bench() {
+  set +e
+  [ -n "${NOTIFYD_PID:-}" ] && kill "$NOTIFYD_PID" 2>/dev/null
+  [ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null
+  wait 2>/dev/null
+  mw_down
+  for d in "$CG"/*/; do [ -d "$d" ] && rmdir "$d"; done
+  rmdir "$CG" 2>/dev/null
+}
+
+mw_up
+trap cleanup_bench EXIT
+W="$MW_STATE/work"; mkdir -p "$W"
+ns ip addr add "$RECV_IP/32" dev lo
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=notify bench CA" -keyout "$W/ca.key" -out "$B/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=$RECV_IP" -keyout "$W/srv.key" -out "$W/srv.csr" 2>/dev/null
+printf 'subjectAltName=IP:%s\n' "$RECV_IP" >"$W/ext"
+openssl x509 -req -in "$W/srv.csr" -CA "$B/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 2 \
+  -extfile "$W/ext" -out "$W/srv.pem" 2>/dev/null
+chmod 0644 "$B/ca.pem"
+REQ="$W/requests.jsonl"; : >"$REQ"
+echo '{"status": 200}' >"$W/control"
+ip netns exec "$MW_NS" python3 "$RECEIVER" --keepalive --bind "$RECV_IP:8443" --cert "$W/srv.pem" \
+  --key "$W/srv.key" --log "$REQ" --control "$W/control" >"$W/receiver.out" 2>&1 &
+RECV_PID=$!
+for _ in $(seq 50); do grep -q ready "$W/receiver.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$W/receiver.out" || die "receiver did not start"
+
+CGN="$CG/notifyd"; mkdir "$CGN"
+( echo "$BASHPID" >"$CGN/cgroup.procs"; exec ip netns exec "$MW_NS" "$NOTIFYD" --config "$MWCONF" 2>>"$B/notifyd.stderr" ) &
+NOTIFYD_PID=$!
+sleep 0.5
+kill -0 "$NOTIFYD_PID" 2>/dev/null || die "notifyd exited: $(cat "$B/notifyd.stderr" "$B/notifyd.log" 2>/dev/null | tail -5)"
+
+home="$MW_MAIL/${MW_RCPT#*@}/${MW_RCPT%@*}"
+mkdir -p "$home/sieve"
+cat >"$home/sieve/none.sieve" <<'SIEVE'
+require ["variables"];
+if header :matches "subject" "*" { set "subject" "${1}"; }
+keep;
+SIEVE
+cat >"$home/sieve/mailward.sieve" <<'SIEVE'
+require ["vnd.mailward.webhook", "variables"];
+if header :matches "subject" "*" { set "subject" "${1}"; }
+webhook :title "New mail" :message "${subject}" "bench";
+SIEVE
+cat >"$home/sieve/execute.sieve" <<'SIEVE'
+require ["vnd.dovecot.execute", "variables"];
+if header :matches "subject" "*" { set "subject" "${1}"; }
+if header :matches "message-id" "*" { set "mid" "${1}"; }
+execute "notify.sh" ["${mid}", "${subject}"];
+SIEVE
+chown -R 65534:65534 "$MW_MAIL"
+
+cg_ns() { cat "$1/cpuacct.usage"; }
+load() { # PREFIX COUNT
+  ip netns exec "$MW_NS" python3 "$LOAD" --server "$MW_IP_DOVECOT" --source "$MW_IP_GOOD" --rcpt "$MW_RCPT" \
+    --prefix "$1" --count "$2" --conns "$CONNS" --out "$W/$1.jsonl" >"$W/$1.summary" 2>"$W/$1.err" \
+    || die "LMTP load $1 failed: $(cat "$W/$1.summary" "$W/$1.err")"
+}
+received() { grep -c "<$1-" "$REQ" 2>/dev/null || true; }
+wait_received() { # PREFIX COUNT
+  for _ in $(seq 1800); do [ "$(received "$1")" -ge "$2" ] && return 0; sleep 0.1; done
+  die "only $(received "$1") of $2 notifications for $1 arrived within 180 s"
+}
+
+RESULTS="$W/results.jsonl"; : >"$RESULTS"
+# The dovecot-stopped first instance from mw_up is in run1's cgroup: stop it before run 1.
+dovecot_stop
+for run in $RUNS; do
+  case "$run" in
+    a|a2) script=none; MODE=fsync; notify=0 ;;
+    b) script=mailward; MODE=fsync; notify=1 ;;
+    b-*) script=mailward; MODE="${run#b-}"; notify=1 ;;
+    c) script=execute; MODE=fsync; notify=1 ;;
+    *) die "unknown run $run" ;;
+  esac
+  rm -rf "$home/Maildir" "$home/.dovecot.sieve" "$home/sieve/"*.svbin
+  ln -sfn "sieve/$script.sieve" "$home/.dovecot.sieve"
+  chown -R 65534:65534 "$home"
+  mw_dovecot_start
+  tag="r$RUN_ID$run"; tag="${tag//-/}"
+  load "${tag}w" "$WARM"
+  [ "$notify" = 0 ] || wait_received "${tag}w" "$WARM"
+  sleep 1
+  d0=$(cg_ns "$CGR"); n0=$(cg_ns "$CGN")
+  load "$tag" "$N"
+  d1=$(cg_ns "$CGR")
+  [ "$notify" = 0 ] || wait_received "$tag" "$N"
+  n1=$(cg_ns "$CGN")
+  python3 - "$W/$tag.jsonl" "$W/$tag.summary" "$REQ" "$tag" "$run" "$MODE" "$d0" "$d1" "$n0" "$n1" "$N" "$notify" \
+    >>"$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+summ = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+tag, run, mode = sys.argv[4:7]
+d0, d1, n0, n1 = map(int, sys.argv[7:11])
+n, notify = int(sys.argv[11]), sys.argv[12] == "1"
+pct = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
+lmtp = [(r["done"] - r["start"]) * 1000 for r in rows]
+out = {"run": run, "mode": mode, "n": n, "per_s": summ["per_s"],
+       "lmtp_p50": pct(lmtp, .5), "lmtp_p99": pct(lmtp, .99),
+       "dovecot_cpu_ms": (d1 - d0) / 1e6 / n, "notifyd_cpu_ms": (n1 - n0) / 1e6 / n if notify and run != "c" else 0.0}
+if notify:
+    done = {r["mid"]: r["done"] for r in rows}
+    lat, seen = [], {}
+    for l in open(sys.argv[3]):
+        q = json.loads(l)
+        mid = json.loads(q["body"]).get("message_id")
+        if mid in done:
+            seen[mid] = seen.get(mid, 0) + 1
+            if seen[mid] == 1: lat.append((q["time"] - done[mid]) * 1000)
+    out.update(notify_p50=pct(lat, .5), notify_p99=pct(lat, .99), notify_max=max(lat),
+               received=len(seen), duplicates=sum(v - 1 for v in seen.values()))
+print(json.dumps(out))
+PY
+  say "$(tail -1 "$RESULTS")"
+  dovecot_stop
+done
+
+python3 - "$RESULTS" <<'PY'
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+by = {r["run"]: r for r in rs}
+base = by.get("a")
+f = lambda v: "-" if v is None else ("%.1f" % v)
+g = lambda v: "-" if v is None else ("%.2f" % v)
+print("| run | fsync of the event | msg/s | vs a | LMTP p50 / p99 ms | notify p50 / p99 ms | dovecot CPU ms/msg | notification CPU ms/msg | received / dup |")
+print("|---|---|---|---|---|---|---|---|---|")
+for r in rs:
+    vs = "%.0f %%" % (100 * r["per_s"] / base["per_s"]) if base else "-"
+    ncpu = None
+    if base and r["run"] not in ("a", "a2"):
+        ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + r["notifyd_cpu_ms"]
+    elif base and r["run"] == "a2":
+        ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"]
+    fs = {"a": "-", "a2": "-", "c": "-"}.get(r["run"], {"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
+          "nodir": "fsync file only", "fdatasync-nodir": "fdatasync file only", "none": "none"}[r["mode"]])
+    nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
+    rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"
+    ncpu_s = "-" if ncpu is None else ("%.2f" % ncpu + (" (notifyd %.2f)" % r["notifyd_cpu_ms"] if r["notifyd_cpu_ms"] else ""))
+    print(f"| {r['run']} | {fs} | {r['per_s']:.0f} | {vs} | {f(r['lmtp_p50'])} / {f(r['lmtp_p99'])} | {nl} | {g(r['dovecot_cpu_ms'])} | {ncpu_s} | {rc} |")
+if "b" in by and "c" in by:
+    b, c = by["b"], by["c"]
+    bc = b["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + b["notifyd_cpu_ms"]
+    cc = c["dovecot_cpu_ms"] - base["dovecot_cpu_ms"]
+    print(f"\nmailward vs the execute way: throughput x{b['per_s'] / c['per_s']:.2f}, notification CPU "
+          f"{bc:.2f} vs {cc:.2f} ms/msg (x{cc / bc if bc > 0 else float('inf'):.1f} less), notify p99 {b['notify_p99']:.1f} vs {c['notify_p99']:.1f} ms")
+    print(f"targets: p99 < 50 ms: {b['notify_p99']:.1f} ms; CPU <= 0.3 ms/msg: {bc:.2f}; throughput >= 90 % of a: {100 * b['per_s'] / base['per_s']:.0f} %")
+PY
