@@ -151,6 +151,32 @@ TEST(SpamEngine, DisabledLeavesMessageAlone) {
   EXPECT_EQ(f.engine->spam_checker(), nullptr);
 }
 
+struct BrokenClassifier final : spam::SpamClassifier {
+  std::optional<spam::ClassifierResult> classify(const spam::ParsedMail&, std::string_view) override {
+    throw std::runtime_error("token store unreachable");
+  }
+};
+
+TEST(SpamEngine, InternalErrorGivesFailModeNeverReject) {
+  for (milter::FailMode mode : {milter::FailMode::tempfail, milter::FailMode::accept}) {
+    SpamFixture f;
+    f.settings.fail_mode = mode;
+    f.make_engine();
+    f.engine->set_spam_classifier(std::make_shared<BrokenClassifier>());
+    std::string raw = "From: a@sender.example\nSubject: t\n\n" + std::string(spam::kGtube) + "\n";
+    Decision d = f.run("192.0.2.1", "a@sender.example", raw);
+    EXPECT_NE(d.action, Action::reject);
+    EXPECT_NE(d.log.find("spam=error"), std::string::npos) << d.log;
+    EXPECT_EQ(inserted(d, "X-Spam-Status"), nullptr);
+    if (mode == milter::FailMode::tempfail) {
+      EXPECT_EQ(d.action, Action::tempfail);
+      EXPECT_EQ(d.reply_code, "451");
+    } else {
+      EXPECT_EQ(d.action, Action::accept);
+    }
+  }
+}
+
 TEST(SpamSettings, ReadAndValidated) {
   auto c = config::Config::parse(
       "[spam]\nenabled = yes\nrequired_score = 4.5\nreject_score = off\nclient_zones = zen.example:3\n"
