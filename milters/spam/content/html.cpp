@@ -50,6 +50,16 @@ constexpr NamedEntity kEntities[] = {
     {"OElig", 0x152},   {"oelig", 0x153},    {"Scaron", 0x160},  {"scaron", 0x161},  {"Yuml", 0x178},
 };
 
+// kEntities sorted by name, for binary search (built once, thread-safe static initialisation).
+const std::vector<NamedEntity>& sorted_entities() {
+  static const std::vector<NamedEntity> table = [] {
+    std::vector<NamedEntity> t(std::begin(kEntities), std::end(kEntities));
+    std::sort(t.begin(), t.end(), [](const NamedEntity& a, const NamedEntity& b) { return a.name < b.name; });
+    return t;
+  }();
+  return table;
+}
+
 bool is_alnum(char c) { return text::is_alpha(c) || text::is_digit(c); }
 bool is_html_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
@@ -94,15 +104,15 @@ std::size_t decode_reference(std::string_view s, std::size_t i, std::string& out
   std::string_view name = s.substr(start, j - start);
   if (name.empty()) return 0;
   bool semi = j < s.size() && s[j] == ';';
-  for (const NamedEntity& e : kEntities) {
-    if (e.name != name) continue;
-    // Without ';' only the legacy names are references (the spec's list is longer).
-    if (!semi && name != "amp" && name != "lt" && name != "gt" && name != "quot" && name != "nbsp")
-      return 0;
-    if (e.cp != 0) append_utf8(out, e.cp);
-    return j - i + (semi ? 1 : 0);
-  }
-  return 0;
+  const std::vector<NamedEntity>& table = sorted_entities();
+  auto it = std::lower_bound(table.begin(), table.end(), name,
+                             [](const NamedEntity& e, std::string_view n) { return e.name < n; });
+  if (it == table.end() || it->name != name) return 0;
+  // Without ';' only the legacy names are references (the spec's list is longer).
+  if (!semi && name != "amp" && name != "lt" && name != "gt" && name != "quot" && name != "nbsp")
+    return 0;
+  if (it->cp != 0) append_utf8(out, it->cp);
+  return j - i + (semi ? 1 : 0);
 }
 
 void decode_into(std::string_view s, std::string& out) {
@@ -173,7 +183,8 @@ class Reducer {
       if (c == '<') {
         i = tag(i);
       } else if (c == '&') {
-        std::string tmp;
+        std::string& tmp = entity_buf_;
+        tmp.clear();
         std::size_t n = decode_reference(s_, i, tmp);
         if (n == 0) {
           emit_char('&');
@@ -379,6 +390,7 @@ class Reducer {
   std::vector<Open> stack_;
   std::size_t hidden_ = 0;
   bool pending_space_ = false;
+  std::string entity_buf_;
 };
 
 }  // namespace

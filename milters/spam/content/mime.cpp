@@ -136,8 +136,12 @@ bool decode_qp(std::string_view in, std::string& out, std::size_t max_out, bool&
       ++i;
       continue;
     }
-    out.push_back(c);
-    ++i;
+    // A run of ordinary bytes in one append.
+    std::size_t j = i + 1;
+    std::size_t limit = std::min(in.size(), i + (max_out - out.size()));
+    while (j < limit && in[j] != '=' && in[j] != '\r') ++j;
+    out.append(in.substr(i, j - i));
+    i = j;
   }
   return bad;
 }
@@ -710,12 +714,27 @@ class Walker {
     bool space = false;
     bool cut = false;
     int newlines = 0;
-    for (char ch : in) {
+    std::size_t i = 0;
+    while (i < in.size()) {
       if (out.size() >= room) {
         cut = true;
         break;
       }
+      char ch = in[i];
       auto c = static_cast<unsigned char>(ch);
+      if (c > 0x20 && c != 0x7F) {
+        // A run of visible bytes in one append.
+        if (space && newlines == 0 && !out.empty()) out.push_back(' ');
+        space = false;
+        newlines = 0;
+        std::size_t j = i + 1;
+        std::size_t limit = std::min(in.size(), i + (room > out.size() ? room - out.size() : 1));
+        while (j < limit && static_cast<unsigned char>(in[j]) > 0x20 && in[j] != 0x7F) ++j;
+        out.append(in.substr(i, j - i));
+        i = j;
+        continue;
+      }
+      ++i;
       if (c == '\n') {
         space = false;
         if (out.empty() || newlines >= 2) continue;
@@ -723,15 +742,7 @@ class Walker {
         ++newlines;
         continue;
       }
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
-        space = true;
-        continue;
-      }
-      if (c < 0x20 || c == 0x7F) continue;
-      if (space && newlines == 0 && !out.empty()) out.push_back(' ');
-      space = false;
-      newlines = 0;
-      out.push_back(ch);
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') space = true;
     }
     if (out.size() > room) {  // a blank plus a character may pass it by one
       out.resize(room);
