@@ -9,6 +9,7 @@
 # and for both the CPU of mailward-notifyd per event (utime+stime from /proc, ms).
 # Issue 3 targets: p99 under 50 ms; notification CPU <= 0.3 ms per message.
 # Usage: bench/notify/run.sh BUILD_DIR [N] [INTERVAL_MS]     (root: ip netns)
+# SCHEME=http runs the same against a plain-HTTP receiver (to see what TLS costs).
 set -euo pipefail
 BUILD="${1:?usage: run.sh BUILD_DIR [N] [INTERVAL_MS]}"
 N="${2:-1000}"
@@ -36,7 +37,9 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=receiver.example" -keyout "$W/srv
 printf 'subjectAltName=DNS:receiver.example\n' > "$W/ext"
 openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 2 -extfile "$W/ext" -out "$W/srv.pem" 2>/dev/null
 echo '{"status": 200}' > "$W/control"
-ip netns exec "$NS" python3 "$RECEIVER" --keepalive --bind 127.0.0.70:8443 --cert "$W/srv.pem" --key "$W/srv.key" \
+SCHEME="${SCHEME:-https}"
+PLAIN=(); [ "$SCHEME" = http ] && PLAIN=(--plain)
+ip netns exec "$NS" python3 "$RECEIVER" "${PLAIN[@]}" --keepalive --bind 127.0.0.70:8443 --cert "$W/srv.pem" --key "$W/srv.key" \
   --log "$W/requests.jsonl" --control "$W/control" > "$W/receiver.out" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do grep -q ready "$W/receiver.out" 2>/dev/null && break; sleep 0.1; done
@@ -47,7 +50,7 @@ cat > "$W/m.conf" <<CONF
 spool = $W/spool
 log = $W/notifyd.log
 [target.bench]
-url = https://receiver.example:8443/bench
+url = $SCHEME://receiver.example:8443/bench
 secret_file = $W/secret
 ca_file = $W/ca.pem
 users = *

@@ -20,6 +20,7 @@ ap.add_argument("--cert", required=True)
 ap.add_argument("--key", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--control", required=True)
+ap.add_argument("--plain", action="store_true", help="plain HTTP, no TLS (benchmark comparison)")
 ap.add_argument("--keepalive", action="store_true", help="HTTP/1.1 persistent connections (benchmark)")
 args = ap.parse_args()
 
@@ -78,7 +79,8 @@ for b in args.bind:
     host, port = b.rsplit(":", 1)
     s = ThreadingHTTPServer((host, int(port)), Handler)
     s.daemon_threads = True
-    s.socket = ctx.wrap_socket(s.socket, server_side=True)
+    if not args.plain:
+        s.socket = ctx.wrap_socket(s.socket, server_side=True)
     servers.append(s)
     threading.Thread(target=s.serve_forever, daemon=True).start()
 print("ready", flush=True)
