@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "common/store/store.h"
 #include "common/store/test_backends.h"
 
@@ -115,6 +117,47 @@ TEST(LmdbStore, FullMapIsAnErrorNotACrash) {
   }
   EXPECT_EQ(last, Status::error);
   EXPECT_NE(detail.find("MDB_MAP_FULL"), std::string::npos) << detail;
+}
+
+}  // namespace
+}  // namespace mailward::store
+
+namespace mailward::store {
+namespace {
+
+std::int64_t read_counter(const std::string& path, bool durable) {
+  LmdbSettings s{path, 1u << 20, durable};
+  auto st = open_lmdb_store(s);
+  std::vector<std::string> k{"c"};
+  return st->get(k).value.at(0);
+}
+
+void write_counter(const std::string& path, bool durable) {
+  LmdbSettings s{path, 1u << 20, durable};
+  auto st = open_lmdb_store(s);
+  std::vector<CounterUpdate> u{{"c", 5, std::chrono::seconds(0)}};
+  ASSERT_TRUE(st->add(u).ok());
+}
+
+TEST(LmdbStore, FastModeDiscardsStateFromBeforeAReboot) {
+  TempDir dir;
+  const std::string path = dir.path + "/s.mdb";
+  write_counter(path, false);
+  EXPECT_EQ(read_counter(path, false), 5);  // same boot: kept
+  // Pretend the file was last opened under another boot.
+  std::ofstream(path + "-boot", std::ios::trunc) << "00000000-0000-0000-0000-000000000000\n";
+  EXPECT_EQ(read_counter(path, false), 0);
+  // The boot id is now this one again: new state is kept.
+  write_counter(path, false);
+  EXPECT_EQ(read_counter(path, false), 5);
+}
+
+TEST(LmdbStore, DurableModeNeverDiscards) {
+  TempDir dir;
+  const std::string path = dir.path + "/d.mdb";
+  write_counter(path, true);
+  std::ofstream(path + "-boot", std::ios::trunc) << "00000000-0000-0000-0000-000000000000\n";
+  EXPECT_EQ(read_counter(path, true), 5);
 }
 
 }  // namespace

@@ -10,7 +10,7 @@ namespace mailward::store {
 std::unique_ptr<Store> open_store(const config::Config& config, std::string_view section) {
   config.require_known_keys(section, {"backend", "path", "map_size_mb", "redis_host", "redis_port",
                                       "redis_database", "redis_password_file", "redis_timeout",
-                                      "key_prefix", "fail_mode"});
+                                      "key_prefix", "fail_mode", "durable"});
   // Validated here so a typo fails at start-up; read by the callers through fail_mode().
   (void)config.get_choice(section, "fail_mode", "allow", {"allow", "refuse"});
   const std::string backend =
@@ -24,6 +24,7 @@ std::unique_ptr<Store> open_store(const config::Config& config, std::string_view
     }
     s.map_size = static_cast<std::size_t>(config.get_int(section, "map_size_mb", 256, 1, 1 << 20)) *
                  1024u * 1024u;
+    s.durable = config.get_bool(section, "durable", false);
     return open_lmdb_store(s);
   }
   RedisSettings s;

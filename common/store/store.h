@@ -88,6 +88,10 @@ std::unique_ptr<Store> open_memory_store(std::function<Clock::time_point()> cloc
 struct LmdbSettings {
   std::string path;                            // a file, created 0600 if missing
   std::size_t map_size = 256u * 1024 * 1024;   // bytes
+  // false (default): fast — writes reach the disk when the kernel flushes them (a process crash
+  // loses nothing; a system crash could tear the file, so state written before the last reboot
+  // is discarded at open, see README.md). true: every write is synced (slow, survives power loss).
+  bool durable = false;
 };
 std::unique_ptr<Store> open_lmdb_store(const LmdbSettings& settings,
                                        std::function<Clock::time_point()> clock = Clock::now);
