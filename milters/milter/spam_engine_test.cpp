@@ -78,6 +78,10 @@ TEST(SpamEngine, GtubeRejectedWithReadableReason) {
   EXPECT_EQ(d.reply_text.rfind("Message rejected as spam (score 10", 0), 0u) << d.reply_text;
   EXPECT_NE(d.reply_text.find("GTUBE (Generic Test for Unsolicited Bulk Email)"), std::string::npos);
   EXPECT_NE(d.log.find("spam_tests=GTUBE=1000.0"), std::string::npos) << d.log;
+  // Over the reject score on rules alone: the blocklists are not asked (the client is listed).
+  Decision listed = f.run("192.0.2.66", "a@sender.example", raw);
+  EXPECT_EQ(listed.action, Action::reject);
+  EXPECT_EQ(listed.log.find("RCVD_IN_BL_EXAMPLE"), std::string::npos) << listed.log;
 }
 
 TEST(SpamEngine, CleanMessageScoredForgedFieldsRemoved) {

@@ -115,7 +115,11 @@ bool SpamChecker::score(const ParsedMail& mail, std::string_view raw_body, const
     if (!rules_->match(in, hits, error)) return false;
     for (RuleHit& h : hits) out.contributions.push_back({std::move(h.name), h.score, std::move(h.description)});
 
-    if (request.use_dns && resolver) {
+    // Already over the reject score on rules alone (GTUBE): no DNS lookups for a message we refuse.
+    double rules_total = 0;
+    for (const Contribution& c : out.contributions) rules_total += c.score;
+    bool decided = settings_.reject_score && rules_total >= *settings_.reject_score;
+    if (request.use_dns && resolver && !decided) {
       DnsblOutcome dnsbl = check_dnsbl(*resolver, settings_.dnsbl, request.client, mail.url_hosts, mapper_);
       for (RuleHit& h : dnsbl.hits)
         out.contributions.push_back({std::move(h.name), h.score, std::move(h.description)});
