@@ -170,8 +170,22 @@ std::uint64_t message_digest(std::span<const Token> tokens) {
   return h;
 }
 
+std::uint64_t raw_message_digest(std::string_view raw) {
+  if (raw.substr(0, 5) == "From ") {
+    std::size_t eol = raw.find('\n');
+    raw.remove_prefix(eol == std::string_view::npos ? raw.size() : eol + 1);
+  }
+  std::uint64_t h = 14695981039346656037ull;
+  for (char c : raw) {
+    if (c == '\r') continue;
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 LearnResult learn(Model& model, std::string_view user, std::span<const Token> tokens, Label label,
-                  bool forget) {
+                  bool forget, std::uint64_t digest_in) {
   LearnResult r;
   if (!valid_user(user)) {
     r.status = Status::error;
@@ -179,7 +193,7 @@ LearnResult learn(Model& model, std::string_view user, std::span<const Token> to
     return r;
   }
   std::string_view u = model_user(user);
-  std::uint64_t digest = message_digest(tokens);
+  std::uint64_t digest = digest_in != 0 ? digest_in : message_digest(tokens);
   Learned prev = Learned::none;
   ModelStatus st = model.get_learned(u, digest, prev);
   auto fail = [&](const ModelStatus& s) {

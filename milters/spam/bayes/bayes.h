@@ -176,9 +176,14 @@ double token_probability(const Counts& token, const Counts& totals, const Params
 // computed in the log domain so that tiny tails keep their precision.
 double log_chi2_tail(double x2, unsigned dof);
 
-// A digest of a message's token set (FNV-1a over the hashes): the ledger key. Independent of the
-// mbox "From " line, line endings and header fields that are not tokenized (X-Spam-*).
+// A digest of a message's token set (FNV-1a over the hashes): the ledger key when the caller has
+// no raw message. Messages that differ only in what is not tokenized (digits, untokenized header
+// fields) share it.
 std::uint64_t message_digest(std::span<const Token> tokens);
+
+// A digest of the raw message (FNV-1a 64) with a leading mbox "From " line skipped and CRs
+// removed, so the same message read from an mbox, a Maildir or a CRLF file has one ledger entry.
+std::uint64_t raw_message_digest(std::string_view raw);
 
 enum class LearnOutcome {
   learned,        // counted for the first time
@@ -196,10 +201,10 @@ struct LearnResult {
 };
 
 // Learns (or with `forget`, unlearns) a message for `user` and the global model (see above).
-// The ledger of `user` (or the global one) records what was learned. A message with no tokens is
-// still counted (it is a message of that class).
+// The ledger of `user` (or the global one) records what was learned under `digest`
+// (raw_message_digest; 0: message_digest(tokens)). A message with no tokens is still counted.
 LearnResult learn(Model& model, std::string_view user, std::span<const Token> tokens, Label label,
-                  bool forget = false);
+                  bool forget = false, std::uint64_t digest = 0);
 
 // True when `user` is acceptable as a model name ("" and "*" are the global model).
 bool valid_user(std::string_view user);
