@@ -5,6 +5,8 @@
 //   mailward dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] [--out DIR]
 //   mailward dkim sign [--domain D --selector S --key FILE] < message > signed
 //   mailward config check
+//   mailward spam learn|score ...     (tools/spam_command.cpp)
+//   mailward notify test|queue ...    (tools/notify_command.cpp)
 // Every command takes --config FILE, --dns-server HOST[:PORT] (repeatable), --dns-timeout SECONDS.
 //
 // Output is an interface (scripts and tests read it): `spf` prints the result word first on its
@@ -27,6 +29,8 @@
 #include "common/util/text.h"
 #include "milters/auth/spf/spf.h"
 #include "milters/milter/runtime.h"
+#include "tools/notify_command.h"
+#include "tools/spam_command.h"
 
 using namespace mailward;
 
@@ -49,6 +53,11 @@ const char kUsage[] =
     "        sign the message on stdin (keys from [dkim-sign] unless given) and write it to stdout\n"
     "  config check\n"
     "        validate the configuration file, keys included, without starting anything\n"
+    "  spam learn --spam PATH... --ham PATH... [--user USER]   |   spam score FILE...\n"
+    "        teach the Bayes classifier (files, Maildirs, mbox); print PATH<TAB>SCORE<TAB>spam|ham\n"
+    "        (`mailward spam --help` for the options)\n"
+    "  notify test TARGET   |   notify queue\n"
+    "        send a test notification and print the response; list pending and dead-lettered events\n"
     "common options: --config FILE (default /etc/mailward/mailward.conf, optional unless named),\n"
     "                --dns-server HOST[:PORT] (repeatable), --dns-timeout SECONDS\n";
 
@@ -287,6 +296,17 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : 0;
   }
   std::string command = argv[1];
+  // Subcommands with their own option parsers (tools/notify_command.cpp, tools/spam_command.cpp).
+  if (command == "notify" || command == "spam") {
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    try {
+      return command == "notify" ? run_notify_command(rest, std::cout, std::cerr)
+                                 : run_spam_command(rest, std::cout, std::cerr);
+    } catch (const std::exception& e) {  // both report their errors themselves; this is a last resort
+      std::cerr << "mailward " << command << ": " << e.what() << "\n";
+      return kExitDataErr;
+    }
+  }
   try {
     if (command == "spf") return cmd_spf(parse_options(argc, argv, 2));
     if (command == "verify") return cmd_verify(parse_options(argc, argv, 1));

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -187,4 +188,58 @@ TEST_F(MailwardCli, UsageErrorsExit64) {
   EXPECT_EQ(run(kCli + " spf --ip banana --mail-from a@b.example").status, 64);
   EXPECT_EQ(run(kCli + " frobnicate").status, 64);
   EXPECT_EQ(run(kCli + " dkim keygen --domain 'a b' --selector s").status, 64);
+}
+
+// `mailward spam` and `mailward notify` are dispatched to their own parsers: checked through the
+// binary here (their logic has its own tests next to it).
+TEST_F(MailwardCli, SpamLearnThenScorePrintsPathScoreLabel) {
+  const fs::path spam = dir_ / "spam", ham = dir_ / "ham";
+  fs::create_directories(spam);
+  fs::create_directories(ham);
+  for (int i = 0; i < 12; ++i) {
+    std::ofstream(spam / ("s" + std::to_string(i))) << "From: deals" << i << "@offers.example\nSubject: cheap pills "
+        << i << "\n\nbuy cheap pills now, discount pharmacy, limited offer " << i << "\n";
+    std::ofstream(ham / ("h" + std::to_string(i))) << "From: colleague" << i << "@work.example\nSubject: meeting notes "
+        << i << "\n\nthe project review moved to tuesday, agenda attached " << i << "\n";
+  }
+  const std::string state = " --state " + (dir_ / "model.mdb").string();
+  CommandResult learn = run(kCli + " spam learn" + state + " --spam " + spam.string() + " --ham " + ham.string());
+  ASSERT_EQ(learn.status, 0) << learn.out;
+  const fs::path probe_spam = dir_ / "probe-spam", probe_ham = dir_ / "probe-ham";
+  std::ofstream(probe_spam) << "From: x@offers.example\nSubject: cheap pills\n\ncheap pills discount pharmacy offer\n";
+  std::ofstream(probe_ham) << "From: y@work.example\nSubject: meeting\n\nproject review agenda for tuesday\n";
+  CommandResult score = run(kCli + " spam score" + state + " " + probe_spam.string() + " " + probe_ham.string());
+  ASSERT_EQ(score.status, 0) << score.out;
+  std::istringstream lines(score.out);  // stdout and stderr together: keep the result lines
+  std::vector<std::string> results;
+  for (std::string l; std::getline(lines, l);)
+    if (std::count(l.begin(), l.end(), '\t') == 2) results.push_back(l);
+  ASSERT_EQ(results.size(), 2u) << score.out;
+  const std::string& l1 = results[0];
+  const std::string& l2 = results[1];
+  auto fields = [](const std::string& line) {
+    std::vector<std::string> f;
+    std::istringstream in(line);
+    for (std::string x; std::getline(in, x, '\t');) f.push_back(x);
+    return f;
+  };
+  auto f1 = fields(l1), f2 = fields(l2);
+  ASSERT_EQ(f1.size(), 3u) << score.out;
+  ASSERT_EQ(f2.size(), 3u) << score.out;
+  EXPECT_EQ(f1[0], probe_spam.string());  // argument order kept
+  EXPECT_EQ(f2[0], probe_ham.string());
+  EXPECT_GT(std::stod(f1[1]), std::stod(f2[1])) << score.out;
+  EXPECT_TRUE(f1[2] == "spam" || f1[2] == "ham");
+  EXPECT_EQ(f2[2], "ham");
+}
+
+TEST_F(MailwardCli, NotifyQueueReadsTheSpoolFromTheConfig) {
+  const fs::path spool = dir_ / "spool";
+  fs::create_directories(spool);
+  std::ofstream(dir_ / "n.conf") << "[notify]\nspool = " << spool.string()
+                                 << "\n[target.phone]\nurl = https://ntfy.example/x\nformat = ntfy\nusers = *\n";
+  CommandResult q = run(kCli + " notify queue --config " + (dir_ / "n.conf").string());
+  EXPECT_EQ(q.status, 0) << q.out;
+  EXPECT_NE(q.out.find("pending 0"), std::string::npos) << q.out;
+  EXPECT_NE(run(kCli + " notify queue --config " + (dir_ / "missing.conf").string()).status, 0);
 }
