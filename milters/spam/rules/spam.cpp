@@ -139,7 +139,7 @@ bool SpamChecker::score(const ParsedMail& mail, std::string_view raw_body, const
           "Valid DKIM signature aligned with the From domain");
     }
 
-    if (classifier_) {
+    if (classifier_ && !decided) {
       if (auto r = classifier_->classify(mail, request.user)) {
         if (!r->name.empty()) out.contributions.push_back({r->name, r->score, r->description});
       }
