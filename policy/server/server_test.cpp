@@ -205,3 +205,50 @@ TEST_F(ServerTest, Socketmap) {
 
 }  // namespace
 }  // namespace mailward::policy
+
+namespace mailward::policy {
+namespace {
+
+// Another protocol hosted by the loop (as the Dovecot auth-policy endpoint is): an upper-casing
+// line echo that closes on "QUIT".
+class UpperSession : public Session {
+ public:
+  bool on_data(std::string_view bytes, std::string& out) override {
+    for (char c : bytes) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out.find("QUIT") == std::string::npos;
+  }
+};
+
+TEST(ServerHosting, ForeignSessionOnUnixSocket) {
+  log::Settings quiet;
+  quiet.min_level = log::Level::fatal;
+  log::init(quiet);
+  PolicyEngine engine(load_policy_settings(config::Config::parse(
+                          "[policy]\nchecks = relay\nlocal_domains = ex.org\n", "t.conf")),
+                      nullptr, SenderMap{});
+  PolicyServer server(engine, ServerSettings{});
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("mw-host-" + std::to_string(getpid()) + ".sock"))
+                         .string();
+  std::string error;
+  ASSERT_TRUE(server.listen_unix(path, 0600, "", [] { return std::make_unique<UpperSession>(); },
+                                 error))
+      << error;
+  std::thread t([&] { server.run(); });
+  int fd = connect_unix(path);
+  ASSERT_GE(fd, 0);
+  send_all(fd, "hello\n");
+  char buf[64];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n > 0 ? n : 0)), "HELLO\n");
+  send_all(fd, "quit\n");
+  std::string rest;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) rest.append(buf, static_cast<std::size_t>(n));
+  EXPECT_EQ(rest, "QUIT\n");  // answered, then closed
+  close(fd);
+  server.stop();
+  t.join();
+}
+
+}  // namespace
+}  // namespace mailward::policy
