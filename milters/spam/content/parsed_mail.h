@@ -40,16 +40,18 @@ struct TextPart {
 struct Attachment {
   std::string filename;      // UTF-8, from Content-Disposition filename(*) or Content-Type name(*)
   std::string content_type;  // lowercased "type/subtype"
-  std::size_t size = 0;      // decoded size in bytes (0 when not decoded because of limits)
+  std::size_t size = 0;      // decoded size in bytes (base64: counted from the alphabet, not decoded)
 };
 
 struct ParsedMail {
   std::vector<mail::HeaderField> headers;  // top-level fields, raw (folds as CRLF + WSP)
   std::string subject, from, to;           // RFC 2047-decoded, unfolded, UTF-8 ("" if absent)
   std::vector<TextPart> texts;             // text/plain and text/html parts (HTML reduced)
-  std::vector<std::string> urls;           // from text and HTML href/src, as written (deduped)
+  std::vector<std::string> urls;           // from text and HTML href/src/action/background, as
+                                           // written (entity-decoded), deduped, <= 2048 bytes each
   std::vector<std::string> url_hosts;      // lowercased host names / IP literals, deduped
   std::vector<Attachment> attachments;     // every non-text leaf, and text parts marked attachment
+                                           // (message/rfc822 parts are walked into, not listed)
   std::vector<std::string> anomalies;      // fixed phrases, each at most once, in order found
   std::size_t raw_size = 0;                // bytes of input
   std::size_t part_count = 0;              // MIME entities visited (top level counts as 1)
