@@ -9,7 +9,8 @@
 #
 #   bench/policy/run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]
 #
-# Rows: mailward-policyd with the memory store, with the embedded (LMDB) store, and postfwd. Each row
+# Rows: mailward-policyd with the memory store, with the embedded (LMDB) store, with Redis (a local
+# redis-server on a unix socket; its CPU is counted with the daemon's), and postfwd. Each row
 # prints decisions/s and latency (client side), then the server's CPU time per decision, read from
 # /proc (so "decisions per CPU-second" is the one-core figure even on a busy machine). Ratios at the
 # end. mailward-policyd is single-threaded; postfwd pre-forks children that may use both cores.
@@ -26,6 +27,7 @@ command -v postfwd >/dev/null || { echo "postfwd is not installed (apt-get insta
 work="$(mktemp -d /tmp/mw-pbench.XXXXXX)"
 chmod 0755 "$work"
 POLICYD_PID=""
+REDIS_PID=""
 descendants() { # PID: it and every process below it
   local k
   echo "$1"
@@ -43,6 +45,7 @@ postfwd_master() {
 }
 cleanup() {
   [ -z "$POLICYD_PID" ] || kill "$POLICYD_PID" 2>/dev/null || true
+  [ -z "$REDIS_PID" ] || kill "$REDIS_PID" 2>/dev/null || true
   local m pids=""
   for m in $(postfwd_master); do pids="$pids $(descendants "$m")"; done
   # shellcheck disable=SC2086
@@ -119,6 +122,19 @@ stop_policyd
 start_policyd "$(printf 'backend = embedded\npath = %s/state.mdb' "$work")"
 run_row "mailward-policyd/lmdb" policyd_pids --unix "$work/policy.sock"
 stop_policyd
+if command -v redis-server >/dev/null; then
+  redis-server --port 0 --unixsocket "$work/redis.sock" --unixsocketperm 700 --save "" \
+    --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
+  start_policyd "$(printf 'backend = redis\nredis_host = %s/redis.sock' "$work")"
+  redis_pids() { echo "$POLICYD_PID $REDIS_PID"; }
+  run_row "mailward-policyd/redis" redis_pids --unix "$work/policy.sock"
+  stop_policyd
+  kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""
+else
+  echo "(redis-server not installed: no Redis row)"
+fi
 
 cat >"$work/postfwd.rules" <<'EOF'
 id=RELAY; recipient_domain!~^ex\.org$; sasl_username!~.; client_address!=127.0.0.1; action=554 5.7.1 <$$recipient>: Relay access denied
@@ -139,7 +155,7 @@ run_row "postfwd2-1.35" postfwd_pids --tcp "127.0.0.1:$PF_PORT"
 
 echo
 mem=(${results[0]})
-pf=(${results[2]})
+pf=(${results[${#results[@]}-1]})
 awk -v a="${mem[1]}" -v b="${pf[1]}" -v c="${mem[2]}" -v d="${pf[2]}" 'BEGIN {
   printf "ratio mailward-policyd/mem : postfwd  = %.1fx decisions/s, %.1fx decisions per CPU-second\n", a / b, c / d }'
 lm=(${results[1]})
