@@ -60,7 +60,16 @@ std::string describe(const Request& r, const Decision& d) {
 }
 
 PolicyEngine::PolicyEngine(PolicySettings settings, store::Store* store, SenderMap sender_map)
-    : settings_(std::move(settings)), store_(store), sender_map_(std::move(sender_map)) {}
+    : settings_(std::move(settings)), store_(store), sender_map_(std::move(sender_map)) {
+  passed_reason_ = "passed";
+  const char* sep = " ";
+  for (CheckKind k : settings_.checks) {
+    if (k == CheckKind::route) continue;
+    passed_reason_ += sep;
+    passed_reason_ += to_string(k);
+    sep = ", ";
+  }
+}
 
 Decision PolicyEngine::evaluate(const Request& r, store::Clock::time_point now) {
   if (r.request != "smtpd_access_policy")
@@ -76,7 +85,7 @@ Decision PolicyEngine::evaluate(const Request& r, store::Clock::time_point now) 
     }
     if (!d.dunno()) return d;
   }
-  return dunno();
+  return {"DUNNO", "", passed_reason_};
 }
 
 bool PolicyEngine::local_domain(std::string_view domain) const {

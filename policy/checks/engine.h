@@ -70,6 +70,7 @@ class PolicyEngine {
   std::unordered_set<std::string> counted_;
   std::deque<std::string> counted_order_;
   unsigned long long store_failures_ = 0;
+  std::string passed_reason_;  // "passed relay, sender, rate": the reason of a final DUNNO
 };
 
 }  // namespace mailward::policy

@@ -83,8 +83,9 @@ TEST(PolicyEngine, RelayAndSender) {
     Decision d = e.evaluate(c.request, kT0);
     EXPECT_EQ(d.action, c.action) << c.name;
     EXPECT_EQ(d.check, c.check) << c.name;
-    if (!d.dunno()) {
-      EXPECT_FALSE(d.reason.empty()) << c.name;
+    EXPECT_FALSE(d.reason.empty()) << c.name;
+    if (d.dunno()) {
+      EXPECT_EQ(d.reason, "passed relay, sender") << c.name;
     }
   }
 }

@@ -53,7 +53,7 @@ TEST_F(PolicyCommand, Test) {
   const std::vector<Case> cases = {
       {{"sasl_username=alice@ex.org", "sender=sales@ex.org", "recipient=x@remote.example",
         "client_address=192.0.2.1"},
-       "action=DUNNO\n"},
+       "action=DUNNO\nreason: passed relay, sender, rate\n"},
       {{"sasl_username=alice@ex.org", "sender=bob@ex.org", "recipient=x@remote.example"},
        "action=553 5.7.1 <bob@ex.org>: not owned by user alice@ex.org\ncheck: sender\n"
        "reason: sender not mapped to this user in the sender map\n"},

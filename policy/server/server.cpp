@@ -30,8 +30,8 @@ bool PolicySession::on_data(std::string_view bytes, std::string& out) {
   auto now = store::Clock::now();
   for (const Request& r : requests_) {
     Decision d = engine_.evaluate(r, now);
-    log::Level level = d.dunno() ? log::Level::debug : log::Level::info;
-    if (d.check == "protocol") level = log::Level::error;
+    // Every decision at info, with its reason (DUNNO: "passed relay, sender, rate").
+    log::Level level = d.check == "protocol" ? log::Level::error : log::Level::info;
     if (log::enabled(level)) log::for_message(level, r.queue_id, describe(r, d));
     out += format_response(d.action);
   }
