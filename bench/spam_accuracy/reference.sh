@@ -51,13 +51,17 @@ use_pyzor 0
 use_razor2 0
 skip_rbl_checks 1
 add_header all Bayes _BAYES_
+report_safe 0
 PREFS
   local t0=$SECONDS
   sa-learn -L -p "$W/sa/user_prefs" --spam "$SPLIT/train/spam" >/dev/null
   sa-learn -L -p "$W/sa/user_prefs" --ham "$SPLIT/train/ham" >/dev/null
   sa-learn -p "$W/sa/user_prefs" --dump magic | grep -E 'nspam|nham' >&2
   echo "sa: learned in $((SECONDS - t0)) s" >&2
-  make_mbox "$SPLIT/test/spam" "$SPLIT/test/ham" > "$W/sa/test.mbox"
+  # SA_TEST_LABELS="spam" scores only the test spam (to redo one half after a change).
+  local dirs=()
+  for l in ${SA_TEST_LABELS:-spam ham}; do dirs+=("$SPLIT/test/$l"); done
+  make_mbox "${dirs[@]}" > "$W/sa/test.mbox"
   # split into two halves on message boundaries and score both in parallel
   awk -v a="$W/sa/half0" -v b="$W/sa/half1" '/^From bench@example /{n++} {print > ((n % 2) ? a : b)}' "$W/sa/test.mbox"
   t0=$SECONDS
@@ -76,8 +80,8 @@ PREFS
     inh && intests && /^[ \t]/{ t=$0; gsub(/[ \t]/, "", t); tests=tests t; next }
     inh && /^$/{ inh=0 }
     { intests=0 }
-    END { flush() }' > "$OUT/sa.tsv"
-  echo "sa: $(wc -l < "$OUT/sa.tsv") results" >&2
+    END { flush() }' > "$OUT/sa${SA_SUFFIX:-}.tsv"
+  echo "sa: $(wc -l < "$OUT/sa${SA_SUFFIX:-}.tsv") results" >&2
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -245,6 +245,15 @@ int main(int argc, char** argv) {
   test.insert(test.end(), test_ham.begin(), test_ham.end());
   double classify_ms = 0;
   auto ours = run_mailward(train, test, bayes::Params{}, &classify_ms);
+  if (std::getenv("SPAM_ACCURACY_SHOW")) {  // the highest-ranked ham and lowest-ranked spam
+    std::vector<std::size_t> idx(test.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ours[a].rank > ours[b].rank; });
+    int shown = 0;
+    for (std::size_t i : idx) {
+      if (!test[i].spam && shown++ < 5) std::printf("ham  %8.2f %s\n", ours[i].rank, test[i].name.c_str());
+    }
+  }
   std::printf("split: %zu train, %zu test messages (test: %zu spam, %zu ham)\n", n_train,
               test.size(), static_cast<std::size_t>(std::count_if(test.begin(), test.end(), [](const Sample& s) { return s.spam; })),
               static_cast<std::size_t>(std::count_if(test.begin(), test.end(), [](const Sample& s) { return !s.spam; })));
