@@ -5,8 +5,12 @@
 #   b    mailward: vnd.mailward.webhook (event file into the spool) + mailward-notifyd -> receiver
 #   c    the seed's way: vnd.dovecot.execute (sieve_extprograms) runs a bash script calling curl
 #   a2   (a) again, to show the run-to-run noise of the CPU and throughput figures
-#   b-*  (b) with write_event's fsyncs changed through an LD_PRELOAD shim (fsync_shim.c), only for
-#        descriptors under the spool: fdatasync | nodir | fdatasync-nodir | none
+#   s    (b) with mailward-notifyd stopped (SIGSTOP) during the measured deliveries, resumed after
+#        the last one: the delivery side alone, without notifyd and the receiver competing for the
+#        CPUs (throughput, LMTP times, Dovecot CPU); notifyd's CPU is then its drain of the backlog.
+#        No latency figure for this run.
+#   b-*, s-*  (b) or (s) with write_event's fsyncs changed through an LD_PRELOAD shim
+#        (fsync_shim.c), only for descriptors under the spool: fdatasync | nodir | fdatasync-nodir | none
 # Client: lmtp_load.py (CONNS persistent LMTP connections, same for every run), 20 warm-up messages
 # per run (script compiled, notifyd's TLS connection up) before the N measured ones.
 # Receiver: tests/integration/notify/receiver.py (HTTPS, keep-alive), logs time.time() per request.
@@ -22,8 +26,8 @@
 #                last request arrived, ms per message
 #   notification CPU = dovecot CPU - dovecot CPU of run a (plugin / execute cost) + notifyd CPU
 # Dovecot is restarted into a fresh cgroup for every run and bob's Maildir emptied in between.
-# Usage: bench/notify/run_notify_bench.sh BUILD_DIR [N=1000] [CONNS=4] [RUNS="a b c a2 b-fdatasync
-#        b-nodir b-fdatasync-nodir b-none"]      (root; builds: sieve_mailward_plugin, mailward-notifyd)
+# Usage: bench/notify/run_notify_bench.sh BUILD_DIR [N=1000] [CONNS=4] [RUNS="a s b c a2 s-fdatasync
+#        s-nodir s-none s2 a3"]      (root; builds: sieve_mailward_plugin, mailward-notifyd)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/../../tests/integration/lib/stack.sh"
@@ -31,7 +35,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="$(cd "${1:?usage: run_notify_bench.sh BUILD_DIR [N] [CONNS] [RUNS]}" && pwd)"
 N="${2:-1000}"
 CONNS="${3:-4}"
-RUNS="${4:-a b c a2 b-fdatasync b-nodir b-fdatasync-nodir b-none}"
+RUNS="${4:-a s b c a2 s-fdatasync s-nodir s-none s2 a3}"
 WARM=20
 PLUGIN="$BUILD/dovecot-plugins/sieve-webhook/lib90_sieve_mailward_plugin.so"
 NOTIFYD="$BUILD/dovecot-plugins/notifyd/mailward-notifyd"
@@ -188,9 +192,9 @@ RESULTS="$W/results.jsonl"; : >"$RESULTS"
 dovecot_stop
 for run in $RUNS; do
   case "$run" in
-    a|a2) script=none; MODE=fsync; notify=0 ;;
-    b) script=mailward; MODE=fsync; notify=1 ;;
-    b-*) script=mailward; MODE="${run#b-}"; notify=1 ;;
+    a|a[0-9]) script=none; MODE=fsync; notify=0 ;;
+    b|b[0-9]|s|s[0-9]) script=mailward; MODE=fsync; notify=1 ;;
+    b-*|s-*) script=mailward; MODE="${run#?-}"; notify=1 ;;
     c) script=execute; MODE=fsync; notify=1 ;;
     *) die "unknown run $run" ;;
   esac
@@ -203,8 +207,10 @@ for run in $RUNS; do
   [ "$notify" = 0 ] || wait_received "${tag}w" "$WARM"
   sleep 1
   d0=$(cg_ns "$CGR"); n0=$(cg_ns "$CGN")
+  case "$run" in s*) kill -STOP "$NOTIFYD_PID" ;; esac
   load "$tag" "$N"
   d1=$(cg_ns "$CGR")
+  case "$run" in s*) kill -CONT "$NOTIFYD_PID" ;; esac
   [ "$notify" = 0 ] || wait_received "$tag" "$N"
   n1=$(cg_ns "$CGN")
   python3 - "$W/$tag.jsonl" "$W/$tag.summary" "$REQ" "$tag" "$run" "$MODE" "$d0" "$d1" "$n0" "$n1" "$N" "$notify" \
@@ -229,6 +235,7 @@ if notify:
         if mid in done:
             seen[mid] = seen.get(mid, 0) + 1
             if seen[mid] == 1: lat.append((q["time"] - done[mid]) * 1000)
+    if run.startswith("s"): lat = [float("nan")]
     out.update(notify_p50=pct(lat, .5), notify_p99=pct(lat, .99), notify_max=max(lat),
                received=len(seen), duplicates=sum(v - 1 for v in seen.values()))
 print(json.dumps(out))
@@ -241,7 +248,14 @@ python3 - "$RESULTS" <<'PY'
 import json, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
 by = {r["run"]: r for r in rs}
-base = by.get("a")
+import re
+aruns = [r for r in rs if re.fullmatch(r"a[0-9]*", r["run"])]
+base = None
+if aruns:
+    base = {k: sum(r[k] for r in aruns) / len(aruns) for k in ("per_s", "dovecot_cpu_ms")}
+    print("baseline = mean of runs %s: %.0f msg/s (%s), Dovecot CPU %.2f ms/msg (%s)" % (
+        ", ".join(r["run"] for r in aruns), base["per_s"], " ".join("%.0f" % r["per_s"] for r in aruns),
+        base["dovecot_cpu_ms"], " ".join("%.2f" % r["dovecot_cpu_ms"] for r in aruns)))
 f = lambda v: "-" if v is None else ("%.1f" % v)
 g = lambda v: "-" if v is None else ("%.2f" % v)
 print("| run | fsync of the event | msg/s | vs a | LMTP p50 / p99 ms | notify p50 / p99 ms | dovecot CPU ms/msg | notification CPU ms/msg | received / dup |")
@@ -249,17 +263,15 @@ print("|---|---|---|---|---|---|---|---|---|")
 for r in rs:
     vs = "%.0f %%" % (100 * r["per_s"] / base["per_s"]) if base else "-"
     ncpu = None
-    if base and r["run"] not in ("a", "a2"):
+    if base:
         ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + r["notifyd_cpu_ms"]
-    elif base and r["run"] == "a2":
-        ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"]
-    fs = {"a": "-", "a2": "-", "c": "-"}.get(r["run"], {"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
+    fs = "-" if r["run"][0] in "ac" else ("notifyd stopped; " if r["run"][0] == "s" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
           "nodir": "fsync file only", "fdatasync-nodir": "fdatasync file only", "none": "none"}[r["mode"]])
     nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
     rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"
     ncpu_s = "-" if ncpu is None else ("%.2f" % ncpu + (" (notifyd %.2f)" % r["notifyd_cpu_ms"] if r["notifyd_cpu_ms"] else ""))
     print(f"| {r['run']} | {fs} | {r['per_s']:.0f} | {vs} | {f(r['lmtp_p50'])} / {f(r['lmtp_p99'])} | {nl} | {g(r['dovecot_cpu_ms'])} | {ncpu_s} | {rc} |")
-if "b" in by and "c" in by:
+if "b" in by and "c" in by and base:
     b, c = by["b"], by["c"]
     bc = b["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + b["notifyd_cpu_ms"]
     cc = c["dovecot_cpu_ms"] - base["dovecot_cpu_ms"]
