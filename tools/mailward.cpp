@@ -7,6 +7,7 @@
 //   mailward config check
 //   mailward spam learn|score ...     (tools/spam_command.cpp)
 //   mailward notify test|queue ...    (tools/notify_command.cpp)
+//   mailward policy check|test|route  (policy/cli/policy_command.cpp)
 // Every command takes --config FILE, --dns-server HOST[:PORT] (repeatable), --dns-timeout SECONDS.
 //
 // Output is an interface (scripts and tests read it): `spf` prints the result word first on its
@@ -29,6 +30,10 @@
 #include "common/util/text.h"
 #include "milters/auth/spf/spf.h"
 #include "milters/milter/runtime.h"
+#include "common/notify/targets.h"
+#include "policy/auth/endpoint.h"
+#include "policy/checks/settings.h"
+#include "policy/cli/policy_command.h"
 #include "tools/notify_command.h"
 #include "tools/spam_command.h"
 
@@ -56,6 +61,8 @@ const char kUsage[] =
     "  spam learn --spam PATH... --ham PATH... [--user USER]   |   spam score FILE...\n"
     "        teach the Bayes classifier (files, Maildirs, mbox); print PATH<TAB>SCORE<TAB>spam|ham\n"
     "        (`mailward spam --help` for the options)\n"
+    "  policy check   |   policy test NAME=VALUE...   |   policy route relayhost|transport KEY\n"
+    "        check the [policy] configuration; run one request through the checks; ask the routing table\n"
     "  notify test TARGET   |   notify queue\n"
     "        send a test notification and print the response; list pending and dead-lettered events\n"
     "common options: --config FILE (default /etc/mailward/mailward.conf, optional unless named),\n"
@@ -277,9 +284,27 @@ int cmd_dkim_sign(const Options& o) {
 
 int cmd_config_check(const Options& o) {
   std::string path = o.get("--config", "/etc/mailward/mailward.conf");
-  milter::Settings s = milter::load_settings(config::Config::load_file(path));
+  const config::Config cfg = config::Config::load_file(path);
+  milter::Settings s = milter::load_settings(cfg);
   milter::Runtime runtime(s);  // loads keys and the PSL exactly as the milter does
+  // The other parts' sections, by the same readers their daemons use (each throws ConfigError
+  // naming file, line and key).
+  std::vector<std::string> parts;
+  if (cfg.has_section("policy")) {
+    policy::load_policy_settings(cfg);
+    parts.emplace_back("policy");
+  }
+  if (cfg.has_section("auth-policy")) {
+    auth_policy::read_config(cfg, "auth-policy");
+    parts.emplace_back("auth-policy");
+  }
+  const notify::NotifySettings n = notify::parse_notify_settings(cfg);
+  if (cfg.has_section("notify") || !n.targets.empty())
+    parts.emplace_back("notify (" + std::to_string(n.targets.size()) + " targets)");
   std::printf("configuration OK: %s\n", path.c_str());
+  std::string also;
+  for (const std::string& p : parts) also += (also.empty() ? "" : ", ") + p;
+  if (!also.empty()) std::printf("  also checked: %s\n", also.c_str());
   std::printf("  authserv-id %s, socket %s, fail mode %s\n", s.authserv_id.c_str(),
               s.socket_path.c_str(), s.fail_mode == milter::FailMode::tempfail ? "tempfail" : "accept");
   std::printf("  spf %s, dkim verify %s, dkim signing keys %zu, dmarc %s\n",
@@ -296,10 +321,12 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : 0;
   }
   std::string command = argv[1];
-  // Subcommands with their own option parsers (tools/notify_command.cpp, tools/spam_command.cpp).
-  if (command == "notify" || command == "spam") {
+  // Subcommands with their own option parsers (tools/notify_command.cpp, tools/spam_command.cpp,
+  // policy/cli/policy_command.cpp).
+  if (command == "notify" || command == "spam" || command == "policy") {
     std::vector<std::string> rest(argv + 2, argv + argc);
     try {
+      if (command == "policy") return policy::run_policy_command(rest, std::cout, std::cerr);
       return command == "notify" ? run_notify_command(rest, std::cout, std::cerr)
                                  : run_spam_command(rest, std::cout, std::cerr);
     } catch (const std::exception& e) {  // both report their errors themselves; this is a last resort

@@ -243,3 +243,33 @@ TEST_F(MailwardCli, NotifyQueueReadsTheSpoolFromTheConfig) {
   EXPECT_NE(q.out.find("pending 0"), std::string::npos) << q.out;
   EXPECT_NE(run(kCli + " notify queue --config " + (dir_ / "missing.conf").string()).status, 0);
 }
+
+// One mailward.conf serves every part: `config check` accepts all their sections together and
+// reports an error in any of them with file, line and key.
+TEST_F(MailwardCli, ConfigCheckCoversEveryPartsSections) {
+  std::ofstream(dir_ / "api.key") << "k3y\n";
+  const std::string conf = "[milter]\nsocket = " + (dir_ / "m.sock").string() +
+                           "\n[policy]\nchecks = relay, rate\nlocal_domains = example.org\n"
+                           "limit = user messages 100/1h\n[auth-policy]\napi_key_file = " + (dir_ / "api.key").string() +
+                           "\n[store]\nbackend = memory\n[notify]\nspool = " + (dir_ / "spool").string() +
+                           "\n[target.phone]\nurl = https://ntfy.example/alerts\nformat = ntfy\nusers = *\n"
+                           "[spam]\nrequired_score = 5\n";
+  std::ofstream(dir_ / "all.conf") << conf;
+  CommandResult ok = run(kCli + " config check --config " + (dir_ / "all.conf").string());
+  EXPECT_EQ(ok.status, 0) << ok.out;
+  EXPECT_NE(ok.out.find("also checked: policy, auth-policy, notify (1 targets)"), std::string::npos) << ok.out;
+
+  std::string bad = conf;
+  bad.replace(bad.find("100/1h"), 6, "100 per hour");
+  std::ofstream(dir_ / "bad.conf") << bad;
+  CommandResult err = run(kCli + " config check --config " + (dir_ / "bad.conf").string());
+  EXPECT_EQ(err.status, 78) << err.out;
+  EXPECT_NE(err.out.find("bad.conf:6: [policy] limit:"), std::string::npos) << err.out;
+
+  std::string typo = conf;
+  typo.replace(typo.find("format = ntfy"), 13, "fromat = ntfy");
+  std::ofstream(dir_ / "typo.conf") << typo;
+  CommandResult t = run(kCli + " config check --config " + (dir_ / "typo.conf").string());
+  EXPECT_EQ(t.status, 78) << t.out;
+  EXPECT_NE(t.out.find("[target.phone] fromat"), std::string::npos) << t.out;
+}

@@ -36,7 +36,7 @@ Settings load_settings(const config::Config& c) {
   Settings s;
   c.require_known_sections({"log", "dns", "milter", "spf", "dkim", "dkim-sign", "dmarc"},
                            // other parts of mailward read their own sections from the same file
-                           {"policy", "notify", "webhook", "spam", "target"});
+                           {"policy", "notify", "webhook", "spam", "target", "store", "auth-policy"});
 
   c.require_known_keys("log", {"destination", "level"});
   if (const config::Entry* e = c.find("log", "destination")) {
