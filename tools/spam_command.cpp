@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -213,10 +214,18 @@ int run_learn(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::size_t spam_n = 0, ham_n = 0;
   for (const auto& [path, label] : paths) {
     std::vector<fs::path> files;
-    if (!collect(path, files, err)) status = 1;
+    if (path == "-") {
+      files.emplace_back("-");  // standard input: one message or an mbox (imapsieve pipes)
+    } else if (!collect(path, files, err)) {
+      status = 1;
+    }
     for (const fs::path& f : files) {
       std::string text, why;
-      if (!read_file(f, text, why)) {
+      if (f == "-") {
+        std::ostringstream ss;
+        ss << std::cin.rdbuf();
+        text = std::move(ss).str();
+      } else if (!read_file(f, text, why)) {
         err << "mailward spam: " << f.string() << ": " << why << "\n";
         status = 1;
         continue;

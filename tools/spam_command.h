@@ -8,7 +8,8 @@
 // PATH: a message file, an mbox file (a file whose first line starts with "From ": split on "From "
 // lines that follow an empty line), a Maildir (a directory with cur/ or new/: the files in both), or
 // any other directory (every regular file below it, recursively, in name order, each read as a file
-// as above). For `score`, each FILE is one message (an mbox "From " first line is skipped).
+// as above), or "-" for standard input (one message or an mbox: what Dovecot's imapsieve pipes).
+// For `score`, each FILE is one message (an mbox "From " first line is skipped).
 //
 // Output of score: one line per FILE, in argument order: "PATH<TAB>SCORE<TAB>spam|ham", SCORE with
 // one decimal as in X-Spam-Score; "spam" when SCORE >= the required score ([spam] required_score,

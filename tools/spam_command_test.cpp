@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -136,6 +137,15 @@ TEST_F(SpamCommand, LearningTwiceCountsOnceAndForgetRemoves) {
   EXPECT_EQ(forget.rc, 0);
   EXPECT_NE(forget.out.find("forgotten: 12; not learned before: 0; model global: 0 spam, 0 ham"),
             std::string::npos) << forget.out;
+}
+
+TEST_F(SpamCommand, LearnsFromStandardInput) {
+  std::istringstream in(spam_text(7));
+  std::streambuf* saved = std::cin.rdbuf(in.rdbuf());
+  CmdRun l = spam({"learn", "--state", state_, "--user", "bob@example.net", "--spam", "-"});
+  std::cin.rdbuf(saved);
+  EXPECT_EQ(l.rc, 0) << l.err;
+  EXPECT_NE(l.out.find("learned: 1 spam, 0 ham"), std::string::npos) << l.out;
 }
 
 TEST_F(SpamCommand, PerUserLearning) {
