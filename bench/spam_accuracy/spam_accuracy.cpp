@@ -49,6 +49,8 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
+TokenizerOptions g_tokenizer;  // --no-bigrams / --no-headers (for cross-validation experiments)
+
 std::vector<Sample> load(const fs::path& dir, bool spam, double& cpu) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
@@ -60,7 +62,7 @@ std::vector<Sample> load(const fs::path& dir, bool spam, double& cpu) {
     Sample s;
     s.name = f.filename().string();
     s.spam = spam;
-    s.tokens = tokenize(parse_mail(raw));
+    s.tokens = tokenize(parse_mail(raw), g_tokenizer);
     cpu += cpu_seconds() - t0;
     out.push_back(std::move(s));
   }
@@ -169,6 +171,8 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--ref" && i + 1 < argc) ref = argv[++i];
+    else if (a == "--no-bigrams") g_tokenizer.bigrams = false;
+    else if (a == "--no-headers") g_tokenizer.header_tokens = false;
     else if (a == "--cv") cv = (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0]))) ? std::atoi(argv[++i]) : 5;
     else {
       std::cerr << "unknown argument " << a << "\n";
