@@ -183,6 +183,25 @@ wait_requests() {
   done
   die "expected $n delivered requests within ${secs}s, log has: $(wc -l < "$W/requests.jsonl" 2>/dev/null || echo 0) lines"
 }
+# wait_ids FILE SECS: until every event id listed in FILE has a 2xx request (resends after a crash
+# are counted once: waiting on a request count would stop early when some events came twice).
+wait_ids() {
+  local file=$1 secs=${2:-20} i
+  for i in $(seq $((secs * 10))); do
+    python3 - "$W/requests.jsonl" "$file" <<'PY' 2>/dev/null && return 0
+import json, sys
+ids = set(l.split()[-1] for l in open(sys.argv[2]) if l.strip())
+got = set()
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["status"] < 300:
+        got.add(r["headers"].get("Idempotency-Key"))
+sys.exit(0 if ids <= got else 1)
+PY
+    sleep 0.1
+  done
+  die "not every event of $file delivered within ${secs}s"
+}
 ok_count() { python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["status"] < 300))' "$W/requests.jsonl" 2>/dev/null || echo 0; }
 
 # === 1. every preset, exact payloads =================================================================
@@ -239,7 +258,7 @@ mid=$(( $(ok_count) - base ))
 say "killed after $mid of 150 delivered"
 [ "$mid" -lt 150 ] || die "all 150 delivered before the kill: not mid-stream"
 start_notifyd
-wait_requests $((base + 150)) 60
+wait_ids "$W/ids.4" 60
 python3 - "$W/requests.jsonl" "$W/ids.4" <<'PY' || die "events lost across SIGKILL"
 import json, sys
 ids = set(l.strip() for l in open(sys.argv[2]) if l.strip())
