@@ -20,6 +20,7 @@
 #include "common/store/store.h"
 #include "milters/spam/bayes/bayes.h"
 #include "milters/spam/bayes/classifier.h"
+#include "milters/spam/bayes/model_store.h"
 #include "milters/spam/content/parsed_mail.h"
 #include "milters/spam/content/tokenize.h"
 #include "milters/spam/rules/spam.h"
@@ -117,11 +118,9 @@ struct Target {
 int open_target(const std::string& config_path, const std::string& state_path, Target& t,
                 std::ostream& err) {
   try {
+    // The model's store is chosen as the milter chooses it (model_store.h): durable, own file.
     if (!state_path.empty()) {
-      store::LmdbSettings s;
-      s.path = state_path;
-      s.map_size = std::size_t{1} << 30;
-      t.store = store::open_lmdb_store(s);
+      t.store = spam::bayes::open_bayes_file(state_path);
     } else {
       std::string path = config_path;
       std::error_code ec;
@@ -130,7 +129,7 @@ int open_target(const std::string& config_path, const std::string& state_path, T
         config::Config cfg = config::Config::load_file(path);
         t.settings = spam::load_spam_settings(cfg);
         t.params = spam::bayes::load_bayes_params(cfg);
-        t.store = store::open_store(cfg, "store");
+        t.store = spam::bayes::open_bayes_store(cfg);
       } else {
         std::string dir = kDefaultStateDir;
         if (const char* env = std::getenv("MAILWARD_STATE_DIR"); env && *env) dir = env;
@@ -140,10 +139,7 @@ int open_target(const std::string& config_path, const std::string& state_path, T
           return 1;
         }
         ::chmod(dir.c_str(), 0700);
-        store::LmdbSettings s;
-        s.path = dir + "/state.mdb";
-        s.map_size = std::size_t{1} << 30;
-        t.store = store::open_lmdb_store(s);
+        t.store = spam::bayes::open_bayes_file(dir + "/bayes.mdb");
       }
     }
   } catch (const config::ConfigError& e) {

@@ -18,10 +18,14 @@
 //
 // Where the model lives (the first that applies):
 //   --state FILE        an embedded (LMDB) store at FILE;
-//   --config FILE       the store of that configuration ([store] section, store.h open_store);
+//   --config FILE       Redis when its [store] backend = redis (shared by several hosts);
+//                       otherwise the embedded store at [spam] bayes_path
+//                       (default /var/lib/mailward/bayes.mdb);
 //   /etc/mailward/mailward.conf, if it exists: the same;
-//   otherwise the embedded store at $MAILWARD_STATE_DIR/state.mdb, or /var/lib/mailward/state.mdb
+//   otherwise the embedded store at $MAILWARD_STATE_DIR/bayes.mdb, or /var/lib/mailward/bayes.mdb
 //   (the directory is created 0700 if missing).
+// An embedded Bayes store is always opened durable (every commit synced) and kept apart from the
+// rate-limit store, which may be discarded after a crash (common/store/README.md).
 //
 // Exit status: 0 success, 1 a path could not be read or the store failed, 2 usage or configuration
 // error.

@@ -201,7 +201,7 @@ TEST_F(SpamCommand, DefaultStateDirFromEnvironment) {
   CmdRun s = spam({"score", (dir_ / "q" / "spam.eml").string()});
   ::unsetenv("MAILWARD_STATE_DIR");
   ASSERT_EQ(l.rc, 0) << l.err;
-  EXPECT_TRUE(fs::exists(state_dir + "/state.mdb"));
+  EXPECT_TRUE(fs::exists(state_dir + "/bayes.mdb"));
   EXPECT_EQ((fs::status(state_dir).permissions() & fs::perms::all), fs::perms::owner_all);
   ASSERT_EQ(s.rc, 0) << s.err;
   EXPECT_NE(s.out.find("\tspam\n"), std::string::npos) << s.out;

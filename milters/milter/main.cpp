@@ -14,12 +14,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "milters/milter/libmilter_adapter.h"
 #include "milters/milter/runtime.h"
+#include "milters/spam/bayes/classifier.h"
+#include "milters/spam/bayes/model_store.h"
 
 using namespace mailward;
 
@@ -105,8 +108,12 @@ int main(int argc, char** argv) {
 
   milter::Settings settings;
   std::unique_ptr<milter::Runtime> runtime;
+  std::optional<config::Config> config;
   try {
-    settings = milter::load_settings(config::Config::load_file(config_path));
+    config.emplace(config::Config::load_file(config_path));
+    settings = milter::load_settings(*config);
+    (void)spam::bayes::load_bayes_params(*config);  // bad bayes_* values fail here, not later
+    (void)spam::bayes::bayes_enabled(*config);
     runtime = std::make_unique<milter::Runtime>(settings);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mailward-milter: %s\n", e.what());
@@ -141,6 +148,20 @@ int main(int argc, char** argv) {
       !secure_socket(settings, error) || !drop_privileges(settings.user, error)) {
     log::fatal(error);
     return kExitOsErr;
+  }
+  // The Bayes model, opened as the unprivileged user (the store files are that user's). Without it
+  // the milter still scores with rules, DNSBLs and authentication results: a warning, not a stop.
+  std::unique_ptr<store::Store> bayes_store;  // outlives the milter loop: the model refers to it
+  if (settings.spam.enabled && spam::bayes::bayes_enabled(*config)) {
+    try {
+      bayes_store = spam::bayes::open_bayes_store(*config);
+      auto model = std::make_shared<spam::bayes::StoreModel>(*bayes_store);
+      runtime->engine().set_spam_classifier(std::make_shared<spam::bayes::BayesClassifier>(
+          model, spam::bayes::load_bayes_params(*config)));
+      log::info("Bayes classifier: ", model->describe());
+    } catch (const std::exception& e) {
+      log::warning("Bayes classifier off: ", e.what());
+    }
   }
   log::info("mailward-milter listening on ", settings.socket_path, " authserv-id ",
             settings.authserv_id, ", ", settings.signing_keys.size(), " signing keys");

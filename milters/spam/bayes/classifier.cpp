@@ -17,6 +17,7 @@ std::optional<ClassifierResult> BayesClassifier::classify(const ParsedMail& mail
     std::vector<Token> tokens = tokenize(mail, tokenizer_);
     Verdict v = bayes::classify(*model_, user, tokens, params_);
     if (v.status != Status::ok || !v.opinion) {
+      std::lock_guard<std::mutex> lock(problem_mutex_);
       last_problem_ = v.detail;
       return std::nullopt;
     }
@@ -28,6 +29,7 @@ std::optional<ClassifierResult> BayesClassifier::classify(const ParsedMail& mail
     r.description = bin.description;
     return r;
   } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(problem_mutex_);
     last_problem_ = e.what();
     return std::nullopt;
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,12 +27,16 @@ class BayesClassifier final : public SpamClassifier {
   const Params& params() const { return params_; }
   const TokenizerOptions& tokenizer() const { return tokenizer_; }
   Model& model() { return *model_; }
-  std::string last_problem() const { return last_problem_; }
+  std::string last_problem() const {
+    std::lock_guard<std::mutex> lock(problem_mutex_);
+    return last_problem_;
+  }
 
  private:
   std::shared_ptr<Model> model_;
   Params params_;
   TokenizerOptions tokenizer_;
+  mutable std::mutex problem_mutex_;  // classify() runs on several milter threads
   std::string last_problem_;
 };
 
