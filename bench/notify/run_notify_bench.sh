@@ -125,10 +125,11 @@ cleanup_bench() {
   set +e
   [ -n "${NOTIFYD_PID:-}" ] && kill "$NOTIFYD_PID" 2>/dev/null
   [ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null
-  wait 2>/dev/null
+  wait "${NOTIFYD_PID:-}" "${RECV_PID:-}" 2>/dev/null   # not a bare wait: nsd is a child too
   mw_down
   for d in "$CG"/*/; do [ -d "$d" ] && rmdir "$d"; done
   rmdir "$CG" 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $MW_STATE" >&2; else rm -rf "$MW_STATE"; fi
 }
 
 mw_up
