@@ -26,7 +26,7 @@ case "${1:-}" in
   --down) mode=down ;;
   --no-build) mode=nobuild ;;
   "") ;;
-  -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "usage: scripts/demo.sh [--down|--no-build]" >&2; exit 2 ;;
 esac
 
