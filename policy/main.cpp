@@ -20,6 +20,7 @@
 
 #include "common/config/config.h"
 #include "common/log/log.h"
+#include "common/util/privileges.h"
 #include "common/store/store.h"
 #include "policy/checks/engine.h"
 #include "policy/server/server.h"
@@ -41,21 +42,6 @@ int usage(int rc) {
                "  --config FILE  configuration (default /etc/mailward/mailward.conf)\n"
                "  --check        validate the configuration and the sender map, then exit\n");
   return rc;
-}
-
-bool drop_privileges(const std::string& user, std::string& error) {
-  if (user.empty()) return true;
-  struct passwd* pw = getpwnam(user.c_str());
-  if (!pw) {
-    error = "unknown user '" + user + "' ([policy] user)";
-    return false;
-  }
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-      setuid(pw->pw_uid) != 0) {
-    error = "cannot switch to user '" + user + "': " + std::strerror(errno);
-    return false;
-  }
-  return true;
 }
 
 bool ensure_dir(const std::string& socket_path, std::string& error) {
@@ -183,7 +169,7 @@ int main(int argc, char** argv) {
     if (ok) log::info("Dovecot auth policy endpoint on ", where);
   }
 #endif
-  if (ok) ok = drop_privileges(settings.user, error);
+  if (ok) ok = util::drop_privileges(settings.user, error);
   if (!ok) {
     log::fatal(error);
     return kExitOsErr;

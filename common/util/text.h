@@ -16,6 +16,18 @@ constexpr bool is_space_or_tab(char c) noexcept { return c == ' ' || c == '\t'; 
 constexpr bool is_fws(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+// RFC 9110 §5.6.2 tchar (the bytes of an HTTP token: header field names, methods):
+// "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+constexpr bool is_tchar(char c) noexcept {
+  if (is_alpha(c) || is_digit(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b) noexcept;

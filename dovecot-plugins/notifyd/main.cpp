@@ -12,6 +12,7 @@
 
 #include "common/config/config.h"
 #include "common/log/log.h"
+#include "common/util/privileges.h"
 #include "common/notify/targets.h"
 #include "dovecot-plugins/notifyd/daemon.h"
 #include "dovecot-plugins/notifyd/transfer.h"
@@ -29,13 +30,9 @@ bool drop_privileges(const std::string& user) {
     mailward::log::warning("running as root: set [notify] user = to drop privileges");
     return true;
   }
-  passwd* pw = ::getpwnam(user.c_str());
-  if (!pw) {
-    mailward::log::fatal("[notify] user: no such user '", user, "'");
-    return false;
-  }
-  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0) {
-    mailward::log::fatal("cannot become user ", user, ": ", std::strerror(errno));
+  std::string error;
+  if (!mailward::util::drop_privileges(user, error)) {
+    mailward::log::fatal("[notify] user: ", error);
     return false;
   }
   return true;

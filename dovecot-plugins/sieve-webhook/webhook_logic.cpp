@@ -8,23 +8,6 @@
 #include "common/util/text.h"
 
 namespace mailward::webhook {
-namespace {
-
-// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
-// "`" / "|" / "~" / DIGIT / ALPHA
-bool is_tchar(char c) {
-  if (text::is_alpha(c) || text::is_digit(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
 std::optional<notify::Priority> parse_priority(std::string_view value) {
   if (value == "low") return notify::Priority::low;
   if (value == "normal") return notify::Priority::normal;
@@ -34,7 +17,7 @@ std::optional<notify::Priority> parse_priority(std::string_view value) {
 
 bool is_field_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxFieldNameLength) return false;
-  return std::all_of(name.begin(), name.end(), is_tchar);
+  return std::all_of(name.begin(), name.end(), text::is_tchar);
 }
 
 std::string_view to_string(UrlVerdict v) {

@@ -19,6 +19,7 @@
 
 #include "common/config/config.h"
 #include "common/log/log.h"
+#include "common/util/privileges.h"
 #include "milters/milter/libmilter_adapter.h"
 #include "milters/milter/runtime.h"
 #include "milters/spam/bayes/classifier.h"
@@ -70,21 +71,6 @@ bool secure_socket(const milter::Settings& s, std::string& error) {
   if ((owner != static_cast<uid_t>(-1) || group != static_cast<gid_t>(-1)) &&
       chown(s.socket_path.c_str(), owner, group) != 0) {
     error = "chown " + s.socket_path + ": " + std::strerror(errno);
-    return false;
-  }
-  return true;
-}
-
-bool drop_privileges(const std::string& user, std::string& error) {
-  if (user.empty()) return true;
-  struct passwd* pw = getpwnam(user.c_str());
-  if (!pw) {
-    error = "unknown user '" + user + "'";
-    return false;
-  }
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-      setuid(pw->pw_uid) != 0) {
-    error = "cannot switch to user '" + user + "': " + std::strerror(errno);
     return false;
   }
   return true;
@@ -145,7 +131,7 @@ int main(int argc, char** argv) {
   umask(0117);  // the socket is never briefly open to others
   std::string error;
   if (!milter::register_milter(runtime->engine(), settings.socket_path, error) ||
-      !secure_socket(settings, error) || !drop_privileges(settings.user, error)) {
+      !secure_socket(settings, error) || !util::drop_privileges(settings.user, error)) {
     log::fatal(error);
     return kExitOsErr;
   }

@@ -6,18 +6,6 @@
 namespace mailward::auth_policy {
 namespace {
 
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char c) {
-  if (text::is_alpha(c) || text::is_digit(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
 // RFC 9110 §5.5: field-value is VCHAR / obs-text / SP / HTAB (no CTLs).
 bool valid_field_value(std::string_view v) {
   for (char c : v) {
@@ -97,7 +85,7 @@ HttpParseResult parse_http_request(std::string_view buf, const HttpLimits& limit
       const std::string_view version = line.substr(sp2 + 1);
       if (method.empty()) return bad(400, "empty method");
       for (char c : method) {
-        if (!is_tchar(c)) return bad(400, "malformed method");
+        if (!text::is_tchar(c)) return bad(400, "malformed method");
       }
       if (target.size() > 2048) return bad(414, "request target too long");
       if (!valid_target(target)) return bad(400, "request target is not in origin-form");
@@ -123,7 +111,7 @@ HttpParseResult parse_http_request(std::string_view buf, const HttpLimits& limit
     if (colon == std::string_view::npos || colon == 0) return bad(400, "malformed header field");
     const std::string_view name = line.substr(0, colon);
     for (char c : name) {
-      if (!is_tchar(c)) return bad(400, "malformed header field name");
+      if (!text::is_tchar(c)) return bad(400, "malformed header field name");
     }
     const std::string_view value = text::trim(line.substr(colon + 1));
     if (!valid_field_value(value)) return bad(400, "control character in a header field");
