@@ -32,7 +32,7 @@ asan_failed=0
 while IFS= read -r binary; do
   log=$(mktemp)
   if (cd "$(dirname "$binary")" && "$binary" --gtest_brief=1 >"$log" 2>&1); then
-    echo "asan $(basename "$binary"): $(grep -E '^\[  PASSED  \]' "$log" | head -n 1)"
+    echo "asan $(basename "$binary"): $(grep -aE '^\[  PASSED  \]' "$log" | head -n 1)"
   else
     echo "asan $(basename "$binary"): FAILED"; tail -n 60 "$log"; asan_failed=1
   fi
@@ -50,7 +50,7 @@ while IFS= read -r target; do
   cp -r "tests/fuzz/seeds/$name/." "$corpus/" 2>/dev/null || true
   if "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
        -print_final_stats=0 "$corpus" >"$corpus.log" 2>&1; then
-    echo "fuzz $name: ok, $(grep -o 'Done [0-9]* runs' "$corpus.log" | head -n 1)"
+    echo "fuzz $name: ok, $(grep -ao 'Done [0-9]* runs' "$corpus.log" | head -n 1)"
   else
     echo "fuzz $name: FAILED"; tail -n 40 "$corpus.log"; fuzz_failed=1
   fi
