@@ -32,7 +32,7 @@ esac
 
 # demo_runs PID CMDLINE: true while PID runs the command line this script started (not a zombie,
 # not a recycled pid).
-demo_runs() { [ -n "$2" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"; }
+demo_runs() { [ -n "$2" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | mw_has -F -- "$2"; }
 # demo_stop_extras: stop the processes this script started besides the harness's (receiver, notifyd,
 # policyd), by the pids it recorded in demo/NAME.pid. They run in the namespace, so mw_down's sweep
 # would stop them too; stopping them first, by pid, gives them a plain TERM and covers a namespace
@@ -223,7 +223,7 @@ CONF
     "smtpd_policy_service_default_action = 451 4.3.5 policy service unavailable"
   postconf -c "$MW_PF_MX" -P \
     "587/inet/smtpd_relay_restrictions=check_policy_service,unix:mailward/policy.sock,permit_sasl_authenticated,reject"
-  postconf -c "$MW_PF_MX" -P 587/inet/smtpd_relay_restrictions | grep -q check_policy_service \
+  postconf -c "$MW_PF_MX" -P 587/inet/smtpd_relay_restrictions | mw_has check_policy_service \
     || mw_die "could not put the policy service into the submission service's restrictions"
   ns postfix -c "$MW_PF_MX" reload >/dev/null 2>&1 || mw_die "postfix reload failed"
   sleep 1
@@ -248,7 +248,7 @@ summary() {
   ar="$(mw_header "$f" Authentication-Results | grep -E "^$MW_AUTHSERV_ID( |;)" || true)"
   s="$(printf '%s' "$ar" | grep -oE '(^|[ ;])(spf|dkim|dmarc)=[a-z]+' | tr -d ' ;' | tr '\n' ' ' || true)"
   [ -n "$s" ] || s="(outgoing: no Authentication-Results) "
-  if mw_header "$f" X-Mailward-Quarantine | grep -q .; then s+="+quarantine header "; fi
+  if mw_header "$f" X-Mailward-Quarantine | mw_has .; then s+="+quarantine header "; fi
   local sc
   sc="$(mw_header "$f" X-Spam-Score | head -1)"
   if [ -n "$sc" ]; then
@@ -328,7 +328,7 @@ if f="$(mw_wait_delivery "$m" 30)"; then
   if [ -n "$sig" ]; then
     d="$(printf '%s' "$sig" | grep -oE '(^|[; ])d=[^;]+' | head -1 | sed 's/^[; ]//')"
     s="$(printf '%s' "$sig" | grep -oE '(^|[; ])s=[^;]+' | head -1 | sed 's/^[; ]//')"
-    if mw_dkim_verify "$f" 2>&1 | grep -q 'signature ok'; then v="dkimverify: ok"; else v="dkimverify: FAILED"; fi
+    if mw_dkim_verify "$f" 2>&1 | mw_has 'signature ok'; then v="dkimverify: ok"; else v="dkimverify: FAILED"; fi
     signed="; signed $d $s ($v)"
   else
     signed="; NOT signed"

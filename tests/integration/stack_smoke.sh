@@ -23,10 +23,10 @@ qid="$(mw_queue_id "$work/m1.out")"
 [ -n "$qid" ] || fail "message not queued: $(mw_smtp_last "$work/m1.out")"
 f="$(mw_wait_delivery "$marker" 30)" || fail "message $qid not delivered: $(mw_fate "$qid")"
 echo "delivered $qid to $f"
-mw_fate "$qid" | grep -q 'status=sent' || fail "postfix log has no status=sent for $qid"
+mw_fate "$qid" | mw_has 'status=sent' || fail "postfix log has no status=sent for $qid"
 grep -q "^Received: from mail.aligned.example (mail.aligned.example \[$MW_IP_GOOD\])" "$f" \
   || fail "Received header does not show client $MW_IP_GOOD with its nsd PTR name"
-mw_dkim_verify "$f" | grep -q 'signature ok' || fail "dkimverify does not verify the delivered copy"
+mw_dkim_verify "$f" | mw_has 'signature ok' || fail "dkimverify does not verify the delivered copy"
 
 # 2. SASL submission on 587 as the test user.
 marker2="smoke-sub-$RANDOM$RANDOM"
@@ -38,6 +38,6 @@ mw_wait_delivery "$marker2" 30 >/dev/null || fail "submitted message not deliver
 # Without credentials the submission port refuses.
 mw_send "$work/m3.out" "$MW_IP_SUBMIT" client.outside.example "$MW_USER" "$MW_RCPT" "$work/m2.eml" --port 587 \
   && fail "unauthenticated submission was accepted"
-mw_smtp_last "$work/m3.out" | grep -q "^5" || fail "unauthenticated submission not refused with 5xx"
+mw_smtp_last "$work/m3.out" | mw_has "^5" || fail "unauthenticated submission not refused with 5xx"
 
 echo "stack_smoke: PASS"

@@ -52,6 +52,10 @@ MW_PYTHON=/usr/bin/python3   # python3-dkim lives in Debian's python, not in a p
 
 mw_log() { printf '[harness] %s\n' "$*" >&2; }
 mw_die() { printf '[harness] FATAL: %s\n' "$*" >&2; exit 1; }
+# `producer | grep -q` is racy under pipefail: grep -q exits at the first match and the producer,
+# still writing (bash writes echo output line by line), dies of SIGPIPE, failing the pipeline.
+# mw_has reads its whole input: use it wherever a pipeline's output is tested for a match.
+mw_has() { grep "$@" >/dev/null; }
 # ns CMD...: run CMD inside the stack's network namespace (a function: never background it and use
 # $!, that is the pid of a subshell; call ip netns exec directly for that).
 ns() { ip netns exec "$MW_NS" "$@"; }
@@ -116,7 +120,7 @@ mw_attach() {
   # shellcheck disable=SC1091
   . "$MW_STATE/stack.env"
   mw_paths
-  ip netns list | grep -qw "$MW_NS" || mw_die "namespace $MW_NS of $MW_STATE does not exist any more"
+  ip netns list | mw_has -w "$MW_NS" || mw_die "namespace $MW_NS of $MW_STATE does not exist any more"
 }
 
 # --- DNS: keys, zones, nsd -----------------------------------------------------------------------
@@ -484,7 +488,7 @@ mw_milter_stop() {
 mw_wait_port() { # IP PORT WHAT
   local i
   for i in $(seq 1 100); do
-    ns ss -Hltn "src $1:$2" 2>/dev/null | grep -q . && return 0
+    ns ss -Hltn "src $1:$2" 2>/dev/null | mw_has . && return 0
     sleep 0.1
   done
   mw_die "$3 is not listening on $1:$2"
@@ -536,7 +540,7 @@ mw_up() {
 # mw_down: stop every process of the namespace (all of them were started by this harness), delete it.
 mw_down() {
   [ -n "${MW_NS:-}" ] || return 0
-  if ip netns list 2>/dev/null | grep -qw "$MW_NS"; then
+  if ip netns list 2>/dev/null | mw_has -w "$MW_NS"; then
     [ -z "${MW_PF_MX:-}" ] || ns postfix -c "$MW_PF_MX" stop >/dev/null 2>&1 </dev/null || true
     [ -z "${MW_PF_OUT:-}" ] || ns postfix -c "$MW_PF_OUT" stop >/dev/null 2>&1 </dev/null || true
     mw_milter_stop TERM

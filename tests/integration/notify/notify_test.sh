@@ -17,6 +17,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+mw_has() { grep "$@" >/dev/null; }  # reads all input: `echo | grep -q` races with pipefail (SIGPIPE)
 say() { printf '[notify-test] %s\n' "$*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (ip netns); not skipping"
@@ -218,8 +219,8 @@ python3 "$HERE/check_presets.py" "$W/requests.jsonl" "$W/ids.1" "$SECRET" || die
 # === 2. permanent failure =============================================================================
 say "2: 404 is permanent"
 gone_id=$(cli enqueue --target gone --user alice@example.org --message x)
-for _ in $(seq 50); do cli queue | grep -q "^dead    $gone_id" && break; sleep 0.1; done
-cli queue | grep -q "^dead    $gone_id target=gone age=[0-9]*s attempts=1 last_error=HTTP 404" \
+for _ in $(seq 50); do cli queue | mw_has "^dead    $gone_id" && break; sleep 0.1; done
+cli queue | mw_has "^dead    $gone_id target=gone age=[0-9]*s attempts=1 last_error=HTTP 404" \
   || die "404 not dead-lettered after one attempt: $(cli queue)"
 
 # === 3. receiver down, then 503 with Retry-After ======================================================
@@ -230,8 +231,8 @@ stop_receiver
 for i in $(seq 20); do cli enqueue --target generic --user bob@example.org --message "down $i" >> "$W/ids.3"; done
 sleep 3
 q=$(cli queue)
-echo "$q" | grep -q "^pending 20, dead 1" || die "expected 20 pending while down: $q"
-echo "$q" | grep -q "attempts=[1-9].*last_error=.*" || die "no retry state recorded while down: $q"
+echo "$q" | mw_has "^pending 20, dead 1" || die "expected 20 pending while down: $q"
+echo "$q" | mw_has "attempts=[1-9].*last_error=.*" || die "no retry state recorded while down: $q"
 echo '{"status": 503, "retry_after": 1}' > "$W/control"
 start_receiver
 sleep 2
@@ -290,13 +291,13 @@ assert len(mine) == 1 and mine[0]["path"] == "/mine" and mine[0]["host"] == "hoo
 PY
 q=$(cli queue)
 for id in "${bad[@]}"; do
-  echo "$q" | grep -q "^dead    $id target=user" || die "user URL event $id not refused: $q"
+  echo "$q" | mw_has "^dead    $id target=user" || die "user URL event $id not refused: $q"
   grep -q "\"$id\"" "$W/requests.jsonl" && die "refused user URL event $id reached the receiver"
 done
 for want in "is an address, not an allowed name" "resolves to loopback address 127.0.0.1" \
              "resolves to private address 10.1.2.3" "resolves to metadata address 169.254.169.254" \
              "user URL is not https" "is not on the target's url_hosts"; do
-  echo "$q" | grep -qF "$want" || die "no dead letter says '$want': $q"
+  echo "$q" | mw_has -F "$want" || die "no dead letter says '$want': $q"
 done
 
 # === 6. secrets and permissions =======================================================================
@@ -311,7 +312,7 @@ world=$(find "$SPOOL" -perm -o=r -o -perm -o=w | head -5)
 say "6b: notify test, SIGHUP, rate limit"
 out=$(cli test generic) || die "notify test generic failed: $out"
 [ "$(printf '%s' "$out" | head -1)" = "HTTP 200" ] || die "notify test printed: $out"
-printf '%s' "$out" | grep -qF '{"ok":true}' || die "notify test did not print the body: $out"
+printf '%s' "$out" | mw_has -F '{"ok":true}' || die "notify test did not print the body: $out"
 SECRET2="rotated-$RANDOM$RANDOM"
 printf '%s\n' "$SECRET2" > "$W/secrets/sign"
 kill -HUP "$NOTIFYD_PID"
@@ -346,7 +347,7 @@ say "7: metrics"
 m=$(nsx curl -sf http://127.0.0.1:9468/metrics) || die "metrics endpoint did not answer"
 for want in "mailward_notify_sent_total" "mailward_notify_dead_lettered_total" \
             'mailward_notify_send_seconds_bucket{le="+Inf"}' "mailward_notify_retried_total"; do
-  echo "$m" | grep -qF "$want" || die "metrics lack $want"
+  echo "$m" | mw_has -F "$want" || die "metrics lack $want"
 done
 sent=$(echo "$m" | awk '/^mailward_notify_sent_total/ {print $2}')
 [ "$sent" -ge 1 ] || die "sent_total is $sent after restart"

@@ -150,7 +150,7 @@ mw_message "$W/m1.eml" "Alice Sender <alice@aligned.example>" "Bob <$MW_RCPT>" "
 ns swaks --protocol LMTP --server "$MW_IP_DOVECOT" --port 24 --local-interface "$MW_IP_GOOD" \
   --helo mail.aligned.example --from alice@aligned.example --to "$MW_RCPT" --data "@$W/m1.eml" \
   --timeout 60 >"$W/m1.out" 2>&1 || fail "LMTP delivery failed: $(mw_smtp_last "$W/m1.out")"
-mw_smtp_replies "$W/m1.out" | grep -q "^250 .*Saved" || fail "LMTP did not answer 250 Saved: $(mw_smtp_replies "$W/m1.out" | tail -2)"
+mw_smtp_replies "$W/m1.out" | mw_has "^250 .*Saved" || fail "LMTP did not answer 250 Saved: $(mw_smtp_replies "$W/m1.out" | tail -2)"
 wait_total 2 15
 sleep 1.5   # a duplicate would show up now
 python3 - "$REQ" "$marker" "$SECRET" "$TOKEN" "$MW_RCPT" <<'PY' || fail "payload check failed (requests: $(cat "$REQ"))"

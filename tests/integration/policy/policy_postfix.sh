@@ -105,7 +105,7 @@ postconf -c "$MW_PF_MX" -P \
 # Debian's master.cf names the service "587" in our stack (stack.sh appends it by port number).
 postconf -c "$MW_PF_MX" -P \
   "587/inet/smtpd_relay_restrictions=check_policy_service,unix:mailward/policy.sock,permit_sasl_authenticated,reject"
-postconf -c "$MW_PF_MX" -P 587/inet/smtpd_relay_restrictions | grep -q check_policy_service \
+postconf -c "$MW_PF_MX" -P 587/inet/smtpd_relay_restrictions | mw_has check_policy_service \
   || fail "could not put the policy into the submission service's restrictions"
 ns postfix -c "$MW_PF_MX" reload >/dev/null 2>&1 || fail "postfix reload failed"
 sleep 1
@@ -125,7 +125,7 @@ mw_message "$work/r.eml" "x@nodmarc.example" "v@victim.example" "relay" "relay-$
 mw_send "$work/r.out" "$MW_IP_SPOOF" spoof.example x@nodmarc.example v@victim.example "$work/r.eml" \
   && fail "relay accepted"
 # Postfix puts its own "Recipient address rejected:" before the policy's text.
-mw_smtp_replies "$work/r.out" | grep -q "^554 5.7.1 .*<v@victim.example>: Relay access denied" \
+mw_smtp_replies "$work/r.out" | mw_has "^554 5.7.1 .*<v@victim.example>: Relay access denied" \
   || fail "relay attempt not refused with 554 5.7.1: $(mw_smtp_last "$work/r.out")"
 grep -q 'check=relay action="554 5.7.1 <v@victim.example>: Relay access denied"' "$MW_LOGS/policyd.log" \
   || fail "the refusal did not come from the policy service"
@@ -147,7 +147,7 @@ echo "ok: submission as own alias accepted and delivered"
 mw_message "$work/o.eml" "$MW_RCPT" "$MW_RCPT" "other" "other-$RANDOM"
 mw_send "$work/o.out" "$MW_IP_SUBMIT" client.example "$MW_RCPT" "$MW_RCPT" "$work/o.eml" "${sasl[@]}" \
   && fail "submission as someone else's address accepted"
-mw_smtp_replies "$work/o.out" | grep -q "^553 5.7.1 .*<$MW_RCPT>: not owned by user $MW_USER" \
+mw_smtp_replies "$work/o.out" | mw_has "^553 5.7.1 .*<$MW_RCPT>: not owned by user $MW_USER" \
   || fail "not refused with 553 5.7.1: $(mw_smtp_last "$work/o.out")"
 echo "ok: submission as someone else's address refused (553 5.7.1)"
 
@@ -180,7 +180,7 @@ rate_send() { # N: one submission as sales@; returns swaks's status
 rate_send 1 || fail "rate message 1 refused: $(mw_smtp_last "$work/rate1.out")"
 rate_send 2 || fail "rate message 2 refused: $(mw_smtp_last "$work/rate2.out")"
 rate_send 3 && fail "rate message 3 accepted (limit 2)"
-mw_smtp_replies "$work/rate3.out" | grep -q "^450 4.7.1 .*rate limit exceeded for sender sales@$MW_LOCAL_DOMAIN" \
+mw_smtp_replies "$work/rate3.out" | mw_has "^450 4.7.1 .*rate limit exceeded for sender sales@$MW_LOCAL_DOMAIN" \
   || fail "message over the limit not deferred with 450 4.7.1: $(mw_smtp_last "$work/rate3.out")"
 echo "ok: the message after the limit is deferred (450 4.7.1)"
 sleep 16

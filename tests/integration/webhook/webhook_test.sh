@@ -108,7 +108,7 @@ lmtp() {
     --helo mail.aligned.example --from alice@aligned.example --to "$MW_RCPT" \
     --data "@$work/$marker.eml" --timeout 60 >"$work/$marker.out" 2>&1 \
     || fail "LMTP delivery of $marker failed: $(mw_smtp_last "$work/$marker.out")"
-  mw_smtp_replies "$work/$marker.out" | grep -q "^250 .*Saved" \
+  mw_smtp_replies "$work/$marker.out" | mw_has "^250 .*Saved" \
     || fail "LMTP did not answer 250 Saved for $marker: $(mw_smtp_replies "$work/$marker.out" | tail -2)"
   delivered "$marker" || fail "message $marker is not in bob's Maildir"
 }
@@ -275,8 +275,8 @@ chmod 2770 "$SPOOL/tmp"
 mapfile -t ev < <(events "$work/t5")
 [ "${#ev[@]}" -eq 0 ] || fail "an event appeared although the spool was not writable"
 grep -F "failed to write notification event for target \"phone\" into spool $SPOOL" "$MW_LOGS/dovecot.log" \
-  | grep -qF "$SPOOL/tmp/" || fail "no error naming the spool path in dovecot.log"
-grep -F "failed to write notification event" "$MW_LOGS/dovecot.log" | grep -qF "Permission denied" \
+  | mw_has -F "$SPOOL/tmp/" || fail "no error naming the spool path in dovecot.log"
+grep -F "failed to write notification event" "$MW_LOGS/dovecot.log" | mw_has -F "Permission denied" \
   || fail "the logged failure does not give the errno text"
 echo "5. spool unwritable -> delivered, failure logged with path and errno: ok"
 
