@@ -5,8 +5,9 @@
 # ([spam]), mailward-policyd in Postfix's relay restrictions (relay, sender ownership, rate), the Sieve
 # plugin vnd.mailward.webhook in Dovecot with a script for bob that notifies, mailward-notifyd, and a
 # plain-HTTP stand-in receiver (scripts/demo/receiver.py). It sends representative messages through
-# it, prints what mailward decided for each, and leaves the stack running for you to try. Never
-# touches /etc/postfix, /etc/dovecot or /etc/resolv.conf.
+# it (aligned, spoofed, altered, forwarded, spam, submissions, a notification), prints what mailward
+# decided for each, and leaves the stack running for you to try. Never touches /etc/postfix,
+# /etc/dovecot or /etc/resolv.conf.
 #
 #   scripts/demo.sh            install, build, bring up, send, report (stack stays up)
 #   scripts/demo.sh --down     tear the demo stack down
@@ -392,6 +393,14 @@ if mw_wait_delivery "$m" 30 >/dev/null; then
   [ -z "$payload" ] || notified="; webhook received ($(basename "$payload"))"
 fi
 record 11 "urgent mail, bob's Sieve script notifies" "aligned.example from $MW_IP_GOOD (in SPF)" "$work/11.out" "$m" "$notified"
+
+# 12. forwarded without SRS: the forwarder's address is not in the sender's SPF, the DKIM signature
+# survives the unchanged message, so DMARC passes on DKIM alignment and the mail is delivered.
+m="$(mk forwarded)"
+mw_message "$work/12.eml" "Sender <sender@aligned.example>" "$MW_RCPT" "Fwd through an old address" "$m"
+mw_dkim_sign "$work/12.eml" "$work/12.signed" aligned.example
+mw_send "$work/12.out" "$MW_IP_SPOOF" forwarder.outside.example sender@aligned.example "$MW_RCPT" "$work/12.signed" || true
+record 12 "forwarded (no SRS), DKIM-signed (p=reject)" "aligned.example via forwarder $MW_IP_SPOOF" "$work/12.out" "$m"
 
 step "what mailward decided"
 {
