@@ -2,12 +2,13 @@
 # demo.sh — the main job: installs the dependencies, builds mailward, brings up a private mail stack
 # in a network namespace with the integration harness (tests/integration/lib/stack.sh: nsd, Postfix,
 # Dovecot, mailward-milter), extended here without editing the harness: spam scoring in the milter
-# ([spam]), mailward-policyd in Postfix's relay restrictions (relay, sender ownership, rate), the Sieve
-# plugin vnd.mailward.webhook in Dovecot with a script for bob that notifies, mailward-notifyd, and a
-# plain-HTTP stand-in receiver (scripts/demo/receiver.py). It sends representative messages through
-# it (aligned, spoofed, altered, forwarded, spam, submissions, a notification), prints what mailward
-# decided for each, and leaves the stack running for you to try. Never touches /etc/postfix,
-# /etc/dovecot or /etc/resolv.conf.
+# ([spam]), mailward-policyd in Postfix's relay restrictions (relay, sender ownership, rate) and as
+# Dovecot's authentication policy, the Sieve plugin vnd.mailward.webhook in Dovecot with a script for
+# bob that notifies, mailward-notifyd, and a plain-HTTP stand-in receiver (scripts/demo/receiver.py).
+# It sends representative messages through it (aligned, spoofed, altered, forwarded, spam,
+# submissions, a notification) and guesses an IMAP password, prints what mailward decided for each,
+# and leaves the stack running for you to try. Never touches /etc/postfix, /etc/dovecot or
+# /etc/resolv.conf.
 #
 #   scripts/demo.sh            install, build, bring up, send, report (stack stays up)
 #   scripts/demo.sh --down     tear the demo stack down
@@ -142,6 +143,26 @@ plugin {
   mailward_config = $MWCONF
 }
 CONF
+  # The Dovecot auth policy, answered by mailward-policyd ([auth-policy] in its config). Dovecot's own
+  # fixed failure delay and anvil penalty are switched off so that what the demo shows is mailward's.
+  AP_IP=127.0.0.11; AP_PORT=8099
+  AP_KEY="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  cat >>"$MW_DOVECOT_CONF" <<CONF
+# mailward demo: the authentication policy (mailward-policyd)
+auth_policy_server_url = http://$AP_IP:$AP_PORT/auth-policy
+auth_policy_server_api_header = X-API-Key: $AP_KEY
+auth_policy_hash_nonce = nonce-$AP_KEY
+auth_policy_reject_on_fail = no
+auth_policy_check_before_auth = yes
+auth_policy_check_after_auth = yes
+auth_policy_report_after_auth = yes
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+CONF
   BOB_HOME="$MW_MAIL/${MW_RCPT#*@}/${MW_RCPT%@*}"
   mkdir -p "$BOB_HOME/sieve"
   cat >"$BOB_HOME/sieve/notify.sieve" <<'SIEVE'
@@ -209,13 +230,24 @@ trusted_networks = 127.0.0.1/32
 sender_map = $work/senders
 limit = user messages 100/1h
 rate_action = defer
+[auth-policy]
+listen = $AP_IP:$AP_PORT
+path = /auth-policy
+api_key_file = $work/auth-policy.key
+delay_after = 2
+block_after = 5
+block_time = 10m
+max_delay = 1s
 CONF
+  ( umask 077; printf '%s\n' "$AP_KEY" >"$work/auth-policy.key" )
+  chown 65534:65534 "$work/auth-policy.key"
   "$POLICYD" --config "$POLICYD_CONF" --check >"$work/policyd-check.out" 2>&1 \
     || mw_die "mailward-policyd --check: $(cat "$work/policyd-check.out")"
   rm -f "$POLICY_SOCK_DIR/policy.sock"
   demo_start policyd "$POLICYD" --config "$POLICYD_CONF"
   for i in $(seq 1 50); do [ -S "$POLICY_SOCK_DIR/policy.sock" ] && break; sleep 0.1; done
   [ -S "$POLICY_SOCK_DIR/policy.sock" ] || mw_die "mailward-policyd did not create its socket: $(tail -5 "$MW_LOGS/policyd.stderr")"
+  mw_wait_port "$AP_IP" "$AP_PORT" "mailward-policyd's auth-policy endpoint"
   # The policy first in both relay restriction lists (its path is relative to the queue directory,
   # where the chrooted smtpd runs); Debian's master.cf names the harness's submission service "587".
   local policy="check_policy_service unix:mailward/policy.sock"
@@ -401,6 +433,38 @@ mw_message "$work/12.eml" "Sender <sender@aligned.example>" "$MW_RCPT" "Fwd thro
 mw_dkim_sign "$work/12.eml" "$work/12.signed" aligned.example
 mw_send "$work/12.out" "$MW_IP_SPOOF" forwarder.outside.example sender@aligned.example "$MW_RCPT" "$work/12.signed" || true
 record 12 "forwarded (no SRS), DKIM-signed (p=reject)" "aligned.example via forwarder $MW_IP_SPOOF" "$work/12.out" "$m"
+
+# 13. IMAP password guessing from one address: the auth policy slows the guesses down, then blocks the
+# address, so that even the right password is refused from there; the same user logs in from elsewhere.
+imap_login() { # SRC USER PASSWORD: prints "ok SECONDS" or "no SECONDS"
+  ns "$MW_PYTHON" - "$MW_IP_DOVECOT" "$1" "$2" "$3" <<'PY'
+import imaplib, socket, sys, time
+host, src, user, pw = sys.argv[1:5]
+class Client(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(src, 0))
+t0 = time.monotonic()
+c = Client(host, 143, timeout=30)
+try:
+    c.login(user, pw); result = "ok"; c.logout()
+except imaplib.IMAP4.error:
+    result = "no"
+print(result, "%.1f" % (time.monotonic() - t0))
+PY
+}
+guesses=()
+for i in 1 2 3 4 5; do
+  read -r res secs < <(imap_login "$MW_IP_SPOOF" "$MW_USER" "guess-$i" || echo "error 0")
+  guesses+=("$res ${secs}s")
+done
+read -r right_res right_secs < <(imap_login "$MW_IP_SPOOF" "$MW_USER" "$MW_USER_PASSWORD" || echo "error 0")
+read -r other_res other_secs < <(imap_login "$MW_IP_GOOD" "$MW_USER" "$MW_USER_PASSWORD" || echo "error 0")
+verdict="guesses answered: $(IFS=,; echo "${guesses[*]}" | sed 's/,/, /g'); then the right password: $right_res"
+if [ "$right_res" = no ] && grep -qF "blocked" "$MW_LOGS/policyd.log" 2>/dev/null; then
+  verdict="blocked by mailward-policyd (auth policy): $verdict"
+fi
+verdict+="; from $MW_IP_GOOD: $other_res"
+rows+=("13|IMAP password guessing, 5 wrong + right|$MW_USER from $MW_IP_SPOOF|IMAP LOGIN|$verdict")
 
 step "what mailward decided"
 {
