@@ -1,6 +1,6 @@
 // mailward-milter: SPF, DKIM and DMARC for Postfix in one pass (see engine.h).
 //
-//   mailward-milter [--config FILE] [--check]
+//   mailward-milter [--config FILE] [--check]   (--help: util::DaemonHelp below)
 //
 // Reads the configuration (every error names file, line and key), loads signing keys and the Public
 // Suffix List, opens the unix socket with the configured mode and group, drops privileges to the
@@ -14,11 +14,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <string>
 
 #include "common/config/config.h"
 #include "common/log/log.h"
+#include "common/util/daemon_cli.h"
 #include "common/util/privileges.h"
 #include "milters/milter/libmilter_adapter.h"
 #include "milters/milter/runtime.h"
@@ -29,17 +31,24 @@ using namespace mailward;
 
 namespace {
 
-constexpr int kExitUsage = 64;   // EX_USAGE
-constexpr int kExitConfig = 78;  // EX_CONFIG
-constexpr int kExitOsErr = 71;   // EX_OSERR
+using util::kExitConfig;
+using util::kExitOsErr;
 
-int usage(int rc) {
-  std::fprintf(rc ? stderr : stdout,
-               "usage: mailward-milter [--config FILE] [--check]\n"
-               "  --config FILE  configuration (default /etc/mailward/mailward.conf)\n"
-               "  --check        validate the configuration and keys, then exit\n");
-  return rc;
-}
+constexpr util::DaemonHelp kHelp{
+    "mailward-milter",
+    "SPF, DKIM (verify and sign), DMARC and spam scoring for Postfix in one pass, over the milter\n"
+    "protocol on a unix socket. Adds one Authentication-Results header (RFC 8601) and removes those\n"
+    "claiming our authserv-id, enforces DMARC policy, signs mail from SASL users and trusted networks,\n"
+    "scores spam (X-Spam-* headers, reject above [spam] reject_score). On an internal error it answers\n"
+    "with [milter] fail_mode (tempfail by default), never a permanent reject.",
+    "validate the configuration, keys and Public Suffix List; exit",
+    "configuration sections: [log] [dns] [milter] [spf] [dkim] [dkim-sign] [dmarc] [spam]\n"
+    "  (reference: the README's \"Configuration reference\"; other parts' sections are ignored).\n"
+    "Postfix: smtpd_milters = unix:mailward/milter.sock (relative to Postfix's chroot, with the socket\n"
+    "  at /var/spool/postfix/mailward/milter.sock), milter_default_action = tempfail.\n"
+    "start-up: creates the socket with [milter] socket_mode and socket_group, then drops privileges\n"
+    "  to [milter] user; opens the Bayes store ([spam] bayes_path) as that user.\n"
+    "signals: SIGTERM or SIGINT stop after the current sessions."};
 
 bool lookup_group(const std::string& name, gid_t& gid) {
   struct group* g = getgrnam(name.c_str());
@@ -79,18 +88,10 @@ bool secure_socket(const milter::Settings& s, std::string& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path = "/etc/mailward/mailward.conf";
-  bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
-    else if (arg == "--check") check_only = true;
-    else if (arg == "--help" || arg == "-h") return usage(0);
-    else {
-      std::fprintf(stderr, "mailward-milter: unknown argument '%s'\n", arg.c_str());
-      return usage(kExitUsage);
-    }
-  }
+  util::DaemonArgs args;
+  if (auto status = util::parse_daemon_args(argc, argv, kHelp, args, std::cout, std::cerr))
+    return *status;
+  const std::string& config_path = args.config_path;
 
   milter::Settings settings;
   std::unique_ptr<milter::Runtime> runtime;
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mailward-milter: %s\n", e.what());
     return kExitConfig;
   }
-  if (check_only) {
+  if (args.check_only) {
     std::printf("mailward-milter: configuration OK: %s (%zu signing keys)\n", config_path.c_str(),
                 settings.signing_keys.size());
     return 0;
