@@ -26,6 +26,8 @@ packages=(
   # the real mail stack the integration tests and the demo run
   postfix dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve nsd swaks redis-server
   iproute2 procps psmisc zstd ca-certificates
+  # packaging: cpack DEB/RPM, dpkg-shlibdeps, systemd-analyze security (tests/integration/package)
+  rpm dpkg-dev systemd
 )
 
 missing=()
