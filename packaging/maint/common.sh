@@ -97,6 +97,13 @@ mw_remove_data() {
   rm -rf "$MW_STATE" "$MW_SPOOL" "$MW_POSTFIX_DIR"
 }
 
+# Binaries Pigeonhole compiled from the packaged imapsieve scripts (sievec, or Dovecot itself when
+# the directory is writable): not in the package's file list, so removed here.
+mw_remove_compiled_sieve() {
+  rm -f /usr/lib/mailward/imapsieve/*.svbin
+  rmdir /usr/lib/mailward/imapsieve /usr/lib/mailward 2>/dev/null || true
+}
+
 mw_remove_user() {
   if getent passwd "$MW_USER" >/dev/null; then userdel "$MW_USER" >/dev/null 2>&1 || true; fi
   if getent group "$MW_GROUP" >/dev/null; then groupdel "$MW_GROUP" >/dev/null 2>&1 || true; fi
