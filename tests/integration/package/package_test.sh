@@ -41,6 +41,11 @@ for c in cpack dpkg dpkg-deb dpkg-query dpkg-shlibdeps rpm rpmbuild setpriv syst
   command -v "$c" >/dev/null 2>&1 || fail "missing command $c (scripts/install-deps.sh installs it)"
 done
 
+# One run at a time on this machine, whichever build directory it comes from (CTest's resource lock
+# only serialises the tests of one ctest run): the package is installed system-wide.
+exec 9>/run/lock/mailward-package-test.lock
+flock -w 540 9 || fail "another package_test.sh holds /run/lock/mailward-package-test.lock"
+
 pkg_status() { dpkg-query -W -f='${Status}' mailward 2>/dev/null || true; }
 st="$(pkg_status)"
 case "$st" in *installed*|*config-files*|*unpacked*) fail "package mailward is already on this machine ($st): not touching it" ;; esac
