@@ -25,7 +25,12 @@
 #   notifyd CPU  cpuacct cgroup of mailward-notifyd, from the first measured delivery until the
 #                last request arrived, ms per message
 #   notification CPU = dovecot CPU - dovecot CPU of run a (plugin / execute cost) + notifyd CPU
-# Dovecot is restarted into a fresh cgroup for every run and bob's Maildir emptied in between.
+#   p    the baseline script (a) with both Sieve plugins loaded but unused (before 2025-11-28 this was
+#        the baseline: every run loaded both plugins)
+# Dovecot is restarted into a fresh cgroup for every run and bob's Maildir emptied in between. Each
+# run loads only the Sieve plugins it uses (run_plugins): a none, b/s sieve_mailward, c sieve_extprograms.
+# PERF_DIR=DIR: `perf record -a -g` during each run's measured deliveries into DIR/<tag>.data
+#   (perf report --comm lmtp / --comm mailward-notif to read one process's profile).
 # Usage: bench/notify/run_notify_bench.sh BUILD_DIR [N=1000] [CONNS=4] [RUNS="a s b c a2 s-fdatasync
 #        s-nodir s-none s2 a3"]      (root; builds: sieve_mailward_plugin, mailward-notifyd)
 set -euo pipefail
@@ -94,14 +99,32 @@ SH
   cat >>"$MW_DOVECOT_CONF" <<CONF
 # notification benchmark (appended)
 import_environment = TZ CORE_OUTOFMEM CORE_ERROR LD_PRELOAD MW_FSYNC_MODE MW_FSYNC_SPOOL
+# Which Sieve plugins this run loads (rewritten before each run's Dovecot start: run_plugins).
+!include $B/run-plugins.conf
+CONF
+  run_plugins ""
+}
+# run_plugins "PLUGIN..." writes the plugin block of the next Dovecot start: only the plugins the
+# run needs, so the baseline (a) is Dovecot + Pigeonhole as shipped, (b)/(s) add only
+# sieve_mailward, (c) only sieve_extprograms; (p) loads both for the baseline script.
+run_plugins() {
+  local exts="" p
+  for p in $1; do
+    case "$p" in
+      sieve_mailward) exts="$exts +vnd.mailward.webhook" ;;
+      sieve_extprograms) exts="$exts +vnd.dovecot.execute" ;;
+    esac
+  done
+  cat >"$B/run-plugins.conf" <<CONF
 plugin {
   sieve_plugin_dir = $B/plugins
-  sieve_plugins = sieve_mailward sieve_extprograms
-  sieve_extensions = +vnd.mailward.webhook +vnd.dovecot.execute
+  sieve_plugins = $1
+  sieve_extensions = $exts
   sieve_execute_bin_dir = $B/bin
   mailward_config = $MWCONF
 }
 CONF
+  chmod 0644 "$B/run-plugins.conf"
 }
 
 # Dovecot started inside this run's cgroup, with the fsync shim preloaded (MODE=fsync passes
@@ -193,12 +216,14 @@ RESULTS="$W/results.jsonl"; : >"$RESULTS"
 dovecot_stop
 for run in $RUNS; do
   case "$run" in
-    a|a[0-9]) script=none; MODE=fsync; notify=0 ;;
-    b|b[0-9]|s|s[0-9]) script=mailward; MODE=fsync; notify=1 ;;
-    b-*|s-*) script=mailward; MODE="${run#?-}"; notify=1 ;;
-    c) script=execute; MODE=fsync; notify=1 ;;
+    a|a[0-9]) script=none; MODE=fsync; notify=0; plugins="" ;;
+    p|p[0-9]) script=none; MODE=fsync; notify=0; plugins="sieve_mailward sieve_extprograms" ;;
+    b|b[0-9]|s|s[0-9]) script=mailward; MODE=fsync; notify=1; plugins=sieve_mailward ;;
+    b-*|s-*) script=mailward; MODE="${run#?-}"; notify=1; plugins=sieve_mailward ;;
+    c) script=execute; MODE=fsync; notify=1; plugins=sieve_extprograms ;;
     *) die "unknown run $run" ;;
   esac
+  run_plugins "$plugins"
   rm -rf "$home/Maildir" "$home/.dovecot.sieve" "$home/sieve/"*.svbin
   ln -sfn "sieve/$script.sieve" "$home/.dovecot.sieve"
   chown -R 65534:65534 "$home"
@@ -209,8 +234,13 @@ for run in $RUNS; do
   sleep 1
   d0=$(cg_ns "$CGR"); n0=$(cg_ns "$CGN")
   case "$run" in s*) kill -STOP "$NOTIFYD_PID" ;; esac
+  if [ -n "${PERF_DIR:-}" ]; then  # profile the whole machine during the measured deliveries
+    perf record -a -g -F 499 -o "$PERF_DIR/$tag.data" >"$PERF_DIR/$tag.perf.log" 2>&1 &
+    PERF_PID=$!; sleep 0.5
+  fi
   load "$tag" "$N"
   d1=$(cg_ns "$CGR")
+  if [ -n "${PERF_DIR:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
   case "$run" in s*) kill -CONT "$NOTIFYD_PID" ;; esac
   [ "$notify" = 0 ] || wait_received "$tag" "$N"
   n1=$(cg_ns "$CGN")
@@ -266,7 +296,7 @@ for r in rs:
     ncpu = None
     if base:
         ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + r["notifyd_cpu_ms"]
-    fs = "-" if r["run"][0] in "ac" else ("notifyd stopped; " if r["run"][0] == "s" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
+    fs = "-" if r["run"][0] in "acp" else ("notifyd stopped; " if r["run"][0] == "s" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
           "nodir": "fsync file only", "fdatasync-nodir": "fdatasync file only", "none": "none"}[r["mode"]])
     nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
     rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"
