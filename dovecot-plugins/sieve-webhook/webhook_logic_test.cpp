@@ -4,6 +4,7 @@
 #include "dovecot-plugins/sieve-webhook/webhook_logic.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -389,6 +390,56 @@ TEST(Bridge, TargetUse) {
   EXPECT_EQ(mw_webhook_target_use(cfg, "nope", "bob@mailward.example"), MW_TARGET_UNKNOWN);
   EXPECT_EQ(mw_webhook_target_use(nullptr, "phone", "bob@mailward.example"), MW_TARGET_UNKNOWN);
   mw_webhook_config_free(cfg);
+}
+
+}  // namespace
+}  // namespace mailward::webhook
+
+namespace mailward::webhook {
+namespace {
+
+// The parsed file is cached per process (bridge.h): an unchanged file (same inode, size, mtime)
+// is not parsed again; a change of size or mtime is seen at the next load.
+TEST(Bridge, ConfigCacheReloadsOnlyWhenTheFileChanges) {
+  TempDir dir;
+  const auto path = dir.path / "cache.conf";
+  const std::string one = std::string(kConfig) + "[target.aaaa]\nurl = https://a.example/\n";
+  const std::string two = std::string(kConfig) + "[target.bbbb]\nurl = https://b.example/\n";
+  ASSERT_EQ(one.size(), two.size());
+  write_file(path, one);
+  LogCapture log;
+  mw_webhook_config* a = mw_webhook_config_load(path.c_str(), LogCapture::fn, &log);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(mw_webhook_has_target(a, "aaaa"), 1);
+  struct stat before {};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+
+  // Same size, mtime put back: the cache does not notice and keeps the first parse.
+  write_file(path, two);
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  mw_webhook_config* b = mw_webhook_config_load(path.c_str(), LogCapture::fn, &log);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(mw_webhook_has_target(b, "aaaa"), 1) << "an unchanged file was parsed again";
+  EXPECT_EQ(mw_webhook_has_target(b, "bbbb"), 0);
+
+  // A new mtime: parsed again; configurations handed out earlier keep their own settings.
+  const struct timespec later[2] = {before.st_atim, {before.st_mtim.tv_sec + 5, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), later, 0), 0);
+  mw_webhook_config* c = mw_webhook_config_load(path.c_str(), LogCapture::fn, &log);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(mw_webhook_has_target(c, "bbbb"), 1);
+  EXPECT_EQ(mw_webhook_has_target(c, "aaaa"), 0);
+  EXPECT_EQ(mw_webhook_has_target(a, "aaaa"), 1);
+
+  // A different size (mtime unchanged within the same second on a coarse clock): parsed again.
+  write_file(path, std::string(kConfig));
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), later, 0), 0);
+  mw_webhook_config* d = mw_webhook_config_load(path.c_str(), LogCapture::fn, &log);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(mw_webhook_target_count(d), 2u);
+  EXPECT_TRUE(log.lines.empty());
+  for (mw_webhook_config* cfg : {a, b, c, d}) mw_webhook_config_free(cfg);
 }
 
 }  // namespace
