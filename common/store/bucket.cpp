@@ -51,3 +51,34 @@ std::chrono::seconds idle_lifetime(const BucketState& state, const BucketSpec& s
 }
 
 }  // namespace mailward::store::detail
+
+namespace mailward::store {
+
+// The default take_chains (store.h): take() one by one, each chain stopping at its first refusal.
+std::vector<Result<ChainOutcome>> Store::take_chains(std::span<const BucketChain> chains,
+                                                     Clock::time_point now) {
+  std::vector<Result<ChainOutcome>> out(chains.size());
+  for (std::size_t c = 0; c < chains.size(); ++c) {
+    Result<ChainOutcome>& r = out[c];
+    r.value.allowed = true;
+    for (std::size_t i = 0; i < chains[c].size(); ++i) {
+      const BucketTake& t = chains[c][i];
+      Result<BucketOutcome> one = take(t.key, t.spec, t.cost, now);
+      if (!one.ok()) {
+        r.status = one.status;
+        r.detail = std::move(one.detail);
+        r.value = ChainOutcome{false, i, {}};
+        break;
+      }
+      r.value.decided_by = i;
+      r.value.outcome = one.value;
+      if (!one.value.allowed) {
+        r.value.allowed = false;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace mailward::store

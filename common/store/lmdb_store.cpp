@@ -1,6 +1,6 @@
 // The embedded store (open_lmdb_store): one LMDB file (MDB_NOSUBDIR; LMDB adds "PATH-lock"), one
-// write transaction per call, so several processes on one host may share the file and each call is
-// atomic. Values carry their own expiry:
+// write transaction per call (take_chains: one for the whole batch, a group commit), so several
+// processes on one host may share the file and each call is atomic. Values carry their own expiry:
 //   counter: [1][expires_ms i64][value i64]          bucket: [2][expires_ms i64][tokens f64][updated_ms i64]
 // (host byte order: the file is local to one host). expires_ms 0 = never. Expired entries read as
 // missing, are overwritten when written, and a sweep every 256 writes deletes up to 1000 expired
@@ -76,13 +76,12 @@ std::string encode_counter(std::int64_t value, std::int64_t expires_ms) {
   return s;
 }
 
-std::string encode_bucket(const detail::BucketState& b, std::int64_t expires_ms) {
-  std::string s(kBucketSize, '\0');
-  s[0] = static_cast<char>(kBucket);
-  std::memcpy(s.data() + 1, &expires_ms, 8);
-  std::memcpy(s.data() + 9, &b.tokens, 8);
-  std::memcpy(s.data() + 17, &b.updated_ms, 8);
-  return s;
+void encode_bucket_into(const detail::BucketState& b, std::int64_t expires_ms,
+                        unsigned char (&out)[kBucketSize]) {
+  out[0] = kBucket;
+  std::memcpy(out + 1, &expires_ms, 8);
+  std::memcpy(out + 9, &b.tokens, 8);
+  std::memcpy(out + 17, &b.updated_ms, 8);
 }
 
 std::string read_small_file(int fd) {
@@ -272,38 +271,62 @@ class LmdbStore final : public Store {
     Result<BucketOutcome> out;
     std::string why;
     Status st = write_txn([&](MDB_txn* txn) -> int {
-      std::string k = db_key(key_text);
-      MDB_val key{k.size(), k.data()};
-      MDB_val val;
-      int rc = mdb_get(txn, dbi_, &key, &val);
-      detail::BucketState state;
-      bool is_new = true;
-      if (rc == 0) {
-        Decoded d = decode(val, now);
-        if (d.present && d.kind == kCounter) {
-          why = "key holds a counter, not a token bucket: " + std::string(key_text);
-          return -1;
-        }
-        if (d.present) {
-          state = d.bucket;
-          is_new = false;
-        }
-      } else if (rc != MDB_NOTFOUND) {
-        why = lmdb_error("mdb_get", rc);
-        return rc;
-      }
-      out.value = detail::take_tokens(state, is_new, spec, cost, now);
-      std::string v =
-          encode_bucket(state, now + detail::idle_lifetime(state, spec).count() * 1000);
-      MDB_val nv{v.size(), v.data()};
-      rc = mdb_put(txn, dbi_, &key, &nv, 0);
-      if (rc != 0) why = lmdb_error("mdb_put", rc);
-      return rc;
+      return take_in(txn, key_text, spec, cost, now, out.value, why);
     }, detail::to_unix_ms(clock_()), why);
     out.status = st;
     if (st != Status::ok) {
       out.value = {};
       out.detail = why;
+    }
+    return out;
+  }
+
+  // The whole batch in one write transaction (group commit): one commit instead of one per
+  // bucket. A chain meeting a key of the wrong kind fails alone (its earlier takes stay, as with
+  // take() one by one); an LMDB failure aborts the transaction and fails every chain (nothing of
+  // the batch was written).
+  std::vector<Result<ChainOutcome>> take_chains(std::span<const BucketChain> chains,
+                                                Clock::time_point now_tp) override {
+    const std::int64_t now = detail::to_unix_ms(now_tp);
+    std::vector<Result<ChainOutcome>> out(chains.size());
+    if (chains.empty()) return out;
+    std::string why;
+    Status st = write_txn([&](MDB_txn* txn) -> int {
+      for (std::size_t c = 0; c < chains.size(); ++c) {
+        Result<ChainOutcome>& r = out[c];
+        r = Result<ChainOutcome>{};
+        r.value.allowed = true;
+        for (std::size_t i = 0; i < chains[c].size(); ++i) {
+          const BucketTake& t = chains[c][i];
+          BucketOutcome one;
+          std::string chain_why;
+          int rc = take_in(txn, t.key, t.spec, t.cost, now, one, chain_why);
+          if (rc == -1) {  // wrong kind of value under the key: this chain only
+            r.status = Status::error;
+            r.detail = std::move(chain_why);
+            r.value = ChainOutcome{false, i, {}};
+            break;
+          }
+          if (rc != 0) {
+            why = std::move(chain_why);
+            return rc;
+          }
+          r.value.decided_by = i;
+          r.value.outcome = one;
+          if (!one.allowed) {
+            r.value.allowed = false;
+            break;
+          }
+        }
+      }
+      return 0;
+    }, detail::to_unix_ms(clock_()), why);
+    if (st != Status::ok) {
+      for (auto& r : out) {
+        r = Result<ChainOutcome>{};
+        r.status = st;
+        r.detail = why + " (nothing of this batch was written)";
+      }
     }
     return out;
   }
@@ -337,6 +360,51 @@ class LmdbStore final : public Store {
   std::string describe() const override { return "lmdb:" + path_; }
 
  private:
+  // One bucket inside a write transaction: 0 done, -1 the key holds a counter, else an LMDB code.
+  int take_in(MDB_txn* txn, std::string_view key_text, const BucketSpec& spec, double cost,
+              std::int64_t now, BucketOutcome& outcome, std::string& why) {
+    char key_buf[512];
+    MDB_val key = db_key_into(key_text, key_buf);
+    MDB_val val;
+    int rc = mdb_get(txn, dbi_, &key, &val);
+    detail::BucketState state;
+    bool is_new = true;
+    if (rc == 0) {
+      Decoded d = decode(val, now);
+      if (d.present && d.kind == kCounter) {
+        why = "key holds a counter, not a token bucket: " + std::string(key_text);
+        return -1;
+      }
+      if (d.present) {
+        state = d.bucket;
+        is_new = false;
+      }
+    } else if (rc != MDB_NOTFOUND) {
+      why = lmdb_error("mdb_get", rc);
+      return rc;
+    }
+    outcome = detail::take_tokens(state, is_new, spec, cost, now);
+    unsigned char v[kBucketSize];
+    encode_bucket_into(state, now + detail::idle_lifetime(state, spec).count() * 1000, v);
+    MDB_val nv{sizeof v, v};
+    rc = mdb_put(txn, dbi_, &key, &nv, 0);
+    if (rc != 0) why = lmdb_error("mdb_put", rc);
+    return rc;
+  }
+
+  // db_key without an allocation: the key in `buf` (512 bytes, LMDB's largest key is 511).
+  MDB_val db_key_into(std::string_view key, char* buf) const {
+    if (key.size() + 1 <= max_key_ && key.size() + 1 <= 512) {
+      buf[0] = 'k';
+      std::memcpy(buf + 1, key.data(), key.size());
+      return MDB_val{key.size() + 1, buf};
+    }
+    buf[0] = 'h';
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+           reinterpret_cast<unsigned char*>(buf + 1));
+    return MDB_val{1 + SHA256_DIGEST_LENGTH, buf};
+  }
+
   std::string db_key(std::string_view key) const {
     if (key.size() + 1 <= max_key_) {
       std::string k;

@@ -8,6 +8,8 @@
 //   get:   MGET (a key holding a bucket, a hash, reads nil = 0, as in the other backends).
 //   take:  EVALSHA of one Lua script (falls back to EVAL on NOSCRIPT), so every host sees one
 //          atomic bucket; the same arithmetic as bucket.cpp, with the time passed in.
+//   take_chains: the same script over a chain of keys, one call per chain, all the calls of a
+//          batch in one pipeline (one round trip).
 //   erase: DEL.
 // Failures: a connection error or timeout drops the connection and returns Status::unavailable;
 // the next call reconnects, but not before a back-off (100 ms doubling to 2 s) has passed, so a
@@ -17,6 +19,7 @@
 #include <time.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -31,44 +34,55 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// A chain of buckets (take() is a chain of one): KEYS = the buckets, ARGV = now_ms, then capacity,
+// refill per second and cost for each key. Every key's type is checked before anything is
+// written, then the buckets are taken in order, stopping at the first refusal. Reply:
+// {allowed, tokens, retry_ms, index}: the refusing bucket (or the last one) and its 0-based index.
 constexpr const char* kTakeScript = R"lua(
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'hash' and t ~= 'none' then
-  return redis.error_reply('WRONGTYPE key holds a counter, not a token bucket')
+for i = 1, #KEYS do
+  local t = redis.call('TYPE', KEYS[i]).ok
+  if t ~= 'hash' and t ~= 'none' then
+    return redis.error_reply('WRONGTYPE key holds a counter, not a token bucket')
+  end
 end
-local cap = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-if cap < 0 then cap = 0 end
-if rate < 0 then rate = 0 end
-if cost == nil or cost ~= cost or cost < 0 then cost = 0 end
-local v = redis.call('HMGET', KEYS[1], 't', 'u')
-local tokens = tonumber(v[1])
-local upd = tonumber(v[2])
-if tokens == nil or upd == nil or tokens ~= tokens then
-  tokens = cap
-  upd = now
-elseif now > upd then
-  tokens = math.min(cap, tokens + (now - upd) / 1000.0 * rate)
-  upd = now
+local now = tonumber(ARGV[1])
+local allowed, tokens, retry, idx = 1, 0, 0, 0
+for i = 1, #KEYS do
+  local cap = tonumber(ARGV[3 * i - 1])
+  local rate = tonumber(ARGV[3 * i])
+  local cost = tonumber(ARGV[3 * i + 1])
+  if cap < 0 then cap = 0 end
+  if rate < 0 then rate = 0 end
+  if cost == nil or cost ~= cost or cost < 0 then cost = 0 end
+  local v = redis.call('HMGET', KEYS[i], 't', 'u')
+  tokens = tonumber(v[1])
+  local upd = tonumber(v[2])
+  if tokens == nil or upd == nil or tokens ~= tokens then
+    tokens = cap
+    upd = now
+  elseif now > upd then
+    tokens = math.min(cap, tokens + (now - upd) / 1000.0 * rate)
+    upd = now
+  end
+  if tokens > cap then tokens = cap end
+  allowed = 0
+  retry = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  elseif cost > cap or rate <= 0 then
+    retry = -1
+  else
+    retry = math.ceil((cost - tokens) / rate * 1000.0)
+  end
+  local life = 2592000000
+  if rate > 0 then life = (math.ceil((cap - tokens) / rate) + 1) * 1000 end
+  redis.call('HSET', KEYS[i], 't', string.format('%.17g', tokens), 'u', string.format('%.0f', upd))
+  redis.call('PEXPIRE', KEYS[i], string.format('%.0f', life))
+  idx = i - 1
+  if allowed == 0 then break end
 end
-if tokens > cap then tokens = cap end
-local allowed = 0
-local retry = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-elseif cost > cap or rate <= 0 then
-  retry = -1
-else
-  retry = math.ceil((cost - tokens) / rate * 1000.0)
-end
-local life = 2592000000
-if rate > 0 then life = (math.ceil((cap - tokens) / rate) + 1) * 1000 end
-redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'u', string.format('%.0f', upd))
-redis.call('PEXPIRE', KEYS[1], string.format('%.0f', life))
-return {allowed, string.format('%.17g', tokens), retry}
+return {allowed, string.format('%.17g', tokens), retry, idx}
 )lua";
 
 std::string sha1_hex(std::string_view text) {
@@ -241,38 +255,95 @@ class RedisStore final : public Store {
 
   Result<BucketOutcome> take(std::string_view key, const BucketSpec& spec, double cost,
                              Clock::time_point now) override {
+    const BucketTake one{key, spec, cost};
+    const BucketChain chain(&one, 1);
+    Result<ChainOutcome> r = std::move(take_chains(std::span<const BucketChain>(&chain, 1), now)[0]);
     Result<BucketOutcome> out;
+    out.status = r.status;
+    out.detail = std::move(r.detail);
+    out.value = r.value.outcome;
+    return out;
+  }
+
+  // One EVALSHA per chain, all of them in one pipeline (one write, then the replies in order):
+  // one round trip for the whole batch. Chains that met NOSCRIPT (Redis restarted and lost its
+  // script cache) are sent again with EVAL in a second round trip.
+  std::vector<Result<ChainOutcome>> take_chains(std::span<const BucketChain> chains,
+                                                Clock::time_point now) override {
+    std::vector<Result<ChainOutcome>> out(chains.size());
+    if (chains.empty()) return out;
     std::lock_guard lock(mutex_);
-    if (!connected(out.status, out.detail)) return out;
+    Status st = Status::ok;
+    std::string why;
+    if (!connected(st, why)) return fail_all(out, st, why);
     const auto now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    std::vector<std::string> args{"EVALSHA", take_sha_, "1", settings_.key_prefix + std::string(key),
-                                  fmt_double(spec.capacity), fmt_double(spec.refill_per_second),
-                                  fmt_double(std::isfinite(cost) ? cost : 0.0),
-                                  std::to_string(now_ms)};
-    std::vector<std::vector<std::string>> cmds{args};
+    std::vector<std::vector<std::string>> cmds;
+    cmds.reserve(chains.size());
+    for (const BucketChain& chain : chains) {
+      std::vector<std::string> args{"EVALSHA", take_sha_, std::to_string(chain.size())};
+      for (const BucketTake& t : chain) args.push_back(settings_.key_prefix + std::string(t.key));
+      args.push_back(std::to_string(now_ms));
+      for (const BucketTake& t : chain) {
+        args.push_back(fmt_double(t.spec.capacity));
+        args.push_back(fmt_double(t.spec.refill_per_second));
+        args.push_back(fmt_double(std::isfinite(t.cost) ? t.cost : 0.0));
+      }
+      cmds.push_back(std::move(args));
+    }
     std::vector<Reply> replies;
-    if (!pipeline(cmds, replies, out.status, out.detail)) return out;
-    if (replies[0]->type == REDIS_REPLY_ERROR &&
-        std::string_view(replies[0]->str).starts_with("NOSCRIPT")) {
-      cmds[0][0] = "EVAL";
-      cmds[0][1] = kTakeScript;
-      replies.clear();
-      if (!pipeline(cmds, replies, out.status, out.detail)) return out;
+    if (!pipeline(cmds, replies, st, why)) return fail_all(out, st, why);
+    std::vector<std::size_t> again;
+    for (std::size_t c = 0; c < chains.size(); ++c) {
+      if (replies[c]->type == REDIS_REPLY_ERROR &&
+          std::string_view(replies[c]->str, replies[c]->len).starts_with("NOSCRIPT"))
+        again.push_back(c);
     }
-    const redisReply* r = replies[0].get();
-    if (r->type == REDIS_REPLY_ERROR) return server_error(out, r);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[2]->type != REDIS_REPLY_INTEGER) {
-      return unexpected(out, "take script");
+    if (!again.empty()) {
+      std::vector<std::vector<std::string>> retry;
+      for (std::size_t c : again) {
+        retry.push_back(cmds[c]);
+        retry.back()[0] = "EVAL";
+        retry.back()[1] = kTakeScript;
+      }
+      std::vector<Reply> retried;
+      if (!pipeline(retry, retried, st, why)) {
+        // The chains answered before are known; the retried ones are not.
+        for (std::size_t c : again) {
+          out[c].status = st;
+          out[c].detail = why;
+        }
+        again.clear();
+      } else {
+        for (std::size_t k = 0; k < again.size(); ++k) replies[again[k]] = std::move(retried[k]);
+        again.clear();
+      }
     }
-    out.value.allowed = r->element[0]->integer == 1;
-    out.value.remaining = std::strtod(std::string(r->element[1]->str, r->element[1]->len).c_str(),
-                                      nullptr);
-    const long long retry = r->element[2]->integer;
-    out.value.retry_after = retry < 0 ? std::chrono::milliseconds(std::chrono::hours(24 * 365))
-                                      : std::chrono::milliseconds(retry);
+    for (std::size_t c = 0; c < chains.size(); ++c) {
+      if (out[c].status != Status::ok) continue;
+      const redisReply* r = replies[c].get();
+      if (r->type == REDIS_REPLY_ERROR) {
+        server_error(out[c], r);
+        continue;
+      }
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+          r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
+          r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER ||
+          r->element[3]->integer < 0 ||
+          static_cast<std::size_t>(r->element[3]->integer) >= std::max<std::size_t>(1, chains[c].size())) {
+        unexpected(out[c], "take script");
+        continue;
+      }
+      ChainOutcome& v = out[c].value;
+      v.allowed = r->element[0]->integer == 1;
+      v.decided_by = static_cast<std::size_t>(r->element[3]->integer);
+      v.outcome.allowed = v.allowed;
+      v.outcome.remaining =
+          std::strtod(std::string(r->element[1]->str, r->element[1]->len).c_str(), nullptr);
+      const long long retry = r->element[2]->integer;
+      v.outcome.retry_after = retry < 0 ? std::chrono::milliseconds(std::chrono::hours(24 * 365))
+                                        : std::chrono::milliseconds(retry);
+    }
     return out;
   }
 
@@ -296,6 +367,14 @@ class RedisStore final : public Store {
   std::string describe() const override { return describe_; }
 
  private:
+  static std::vector<Result<ChainOutcome>>& fail_all(std::vector<Result<ChainOutcome>>& out,
+                                                     Status st, const std::string& why) {
+    for (auto& r : out) {
+      r.status = st;
+      r.detail = why;
+    }
+    return out;
+  }
   template <class T>
   static Result<T>& server_error(Result<T>& out, const redisReply* r) {
     out.status = Status::error;

@@ -64,6 +64,22 @@ struct BucketOutcome {
   std::chrono::milliseconds retry_after{0}; // when not allowed: until `cost` tokens are available
 };
 
+// One bucket of a chain (take_chains): `key` must stay valid for the call.
+struct BucketTake {
+  std::string_view key;
+  BucketSpec spec;
+  double cost = 0;
+};
+
+// What one chain gave: every take allowed, or the first that refused (the takes before it were
+// made and are kept; the ones after it were not attempted).
+struct ChainOutcome {
+  bool allowed = false;
+  std::size_t decided_by = 0;  // index of the refusing take; when allowed, the last index
+  BucketOutcome outcome;       // that take's outcome
+};
+using BucketChain = std::span<const BucketTake>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -78,6 +94,14 @@ class Store {
   virtual Result<BucketOutcome> take(std::string_view key, const BucketSpec& spec, double cost,
                                      Clock::time_point now) = 0;
   virtual Result<bool> erase(std::span<const std::string> keys) = 0;
+  // Several independent chains at one `now`, each taken in order and stopping at its first
+  // refusal, as take() would one by one; one result per chain, in order. The point is the cost:
+  // the embedded store runs the whole batch in one write transaction, Redis in one pipelined
+  // round trip (one script call per chain), so a daemon answering many connections pays once per
+  // batch instead of once per bucket. A failed chain (unavailable / error) says so in its result;
+  // its earlier takes may have been made. The default runs take() one by one.
+  virtual std::vector<Result<ChainOutcome>> take_chains(std::span<const BucketChain> chains,
+                                                        Clock::time_point now);
   // "memory", "lmdb:/var/lib/mailward/state.mdb", "redis:127.0.0.1:6379" — for logs.
   virtual std::string describe() const = 0;
 };

@@ -11,7 +11,16 @@ namespace mailward::policy {
 
 namespace {
 
-constexpr std::size_t kCountedInstances = 65536;
+constexpr std::size_t kCountedPerGeneration = 32768;
+
+std::uint64_t instance_hash(std::string_view instance) {
+  return static_cast<std::uint64_t>(std::hash<std::string_view>{}(instance));
+}
+
+store::BucketSpec spec_of(const RateLimit& limit) {
+  return {static_cast<double>(limit.count),
+          static_cast<double>(limit.count) / static_cast<double>(limit.window.count())};
+}
 
 Decision dunno() { return {"DUNNO", "", ""}; }
 
@@ -69,23 +78,118 @@ PolicyEngine::PolicyEngine(PolicySettings settings, store::Store* store, SenderM
     passed_reason_ += to_string(k);
     sep = ", ";
   }
+  for (const RateLimit& limit : settings_.limits) {
+    std::string key = "policy:rate:";
+    key += to_string(limit.subject);
+    key += ':';
+    key += to_string(limit.unit);
+    key += ':';
+    key += std::to_string(limit.count) + "/" + std::to_string(limit.window.count()) + ":";
+    limit_key_prefix_.push_back(std::move(key));
+  }
 }
 
 Decision PolicyEngine::evaluate(const Request& r, store::Clock::time_point now) {
-  if (r.request != "smtpd_access_policy")
-    return {"DEFER_IF_PERMIT 4.3.5 unsupported policy request", "protocol",
-            "request=" + shown(r.request)};
-  for (CheckKind k : settings_.checks) {
+  const Request* one = &r;
+  return std::move(evaluate_batch(std::span<const Request* const>(&one, 1), now)[0]);
+}
+
+Decision PolicyEngine::run_checks(const Request& r, std::size_t from,
+                                  store::Clock::time_point now) {
+  for (std::size_t i = from; i < settings_.checks.size(); ++i) {
     Decision d;
-    switch (k) {
+    switch (settings_.checks[i]) {
       case CheckKind::relay: d = relay(r); break;
       case CheckKind::sender: d = sender(r); break;
-      case CheckKind::rate: d = rate(r, now); break;
+      case CheckKind::rate: {
+        RatePlan plan;
+        if (!plan_rate(r, plan)) continue;
+        std::vector<store::BucketTake> takes;
+        for (std::size_t k = 0; k < plan.keys.size(); ++k)
+          takes.push_back({plan.keys[k], spec_of(settings_.limits[plan.limits[k]]), plan.costs[k]});
+        const store::BucketChain chain(takes);
+        auto res = store_->take_chains(std::span<const store::BucketChain>(&chain, 1), now);
+        d = finish_rate(r, plan, res[0]);
+        break;
+      }
       case CheckKind::route: continue;  // served through the socketmap table, not per request
     }
     if (!d.dunno()) return d;
   }
   return {"DUNNO", "", passed_reason_};
+}
+
+// The batch: each request runs its checks in order until the rate check needs the store (or a
+// check decides). The waiting requests' chains go to the store in one take_chains call; then each
+// finishes its rate check and runs the checks after it. A request whose instance is already
+// waiting in this batch (a second recipient of one message) first lets the batch so far complete,
+// so that it sees the message counted, exactly as one by one.
+std::vector<Decision> PolicyEngine::evaluate_batch(std::span<const Request* const> requests,
+                                                   store::Clock::time_point now) {
+  std::vector<Decision> out(requests.size());
+  struct Waiting {
+    std::size_t index;       // into requests / out
+    std::size_t rate_check;  // position of the rate check in settings_.checks
+    RatePlan plan;
+  };
+  std::vector<Waiting> waiting;
+  std::unordered_set<std::string_view> waiting_instances;
+  auto complete = [&] {
+    if (waiting.empty()) return;
+    std::vector<store::BucketTake> takes;
+    std::vector<std::size_t> first;
+    for (const Waiting& w : waiting) {
+      first.push_back(takes.size());
+      for (std::size_t k = 0; k < w.plan.keys.size(); ++k)
+        takes.push_back({w.plan.keys[k], spec_of(settings_.limits[w.plan.limits[k]]),
+                         w.plan.costs[k]});
+    }
+    std::vector<store::BucketChain> chains;
+    for (std::size_t i = 0; i < waiting.size(); ++i)
+      chains.emplace_back(takes.data() + first[i], waiting[i].plan.keys.size());
+    auto results = store_->take_chains(chains, now);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      const Request& r = *requests[waiting[i].index];
+      Decision d = finish_rate(r, waiting[i].plan, results[i]);
+      out[waiting[i].index] = d.dunno() ? run_checks(r, waiting[i].rate_check + 1, now)
+                                        : std::move(d);
+    }
+    waiting.clear();
+    waiting_instances.clear();
+  };
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const Request& r = *requests[i];
+    if (r.request != "smtpd_access_policy") {
+      out[i] = {"DEFER_IF_PERMIT 4.3.5 unsupported policy request", "protocol",
+                "request=" + shown(r.request)};
+      continue;
+    }
+    if (!r.instance.empty() && waiting_instances.count(r.instance)) complete();
+    bool decided = false;
+    for (std::size_t c = 0; c < settings_.checks.size() && !decided; ++c) {
+      Decision d;
+      switch (settings_.checks[c]) {
+        case CheckKind::relay: d = relay(r); break;
+        case CheckKind::sender: d = sender(r); break;
+        case CheckKind::rate: {
+          Waiting w{i, c, {}};
+          if (!plan_rate(r, w.plan)) continue;
+          if (!r.instance.empty()) waiting_instances.insert(r.instance);
+          waiting.push_back(std::move(w));
+          decided = true;  // finished by complete()
+          continue;
+        }
+        case CheckKind::route: continue;
+      }
+      if (!d.dunno()) {
+        out[i] = std::move(d);
+        decided = true;
+      }
+    }
+    if (!decided) out[i] = {"DUNNO", "", passed_reason_};
+  }
+  complete();
+  return out;
 }
 
 bool PolicyEngine::local_domain(std::string_view domain) const {
@@ -127,35 +231,40 @@ Decision PolicyEngine::sender(const Request& r) const {
 }
 
 void PolicyEngine::remember_instance(const std::string& instance) {
-  if (counted_.insert(instance).second) {
-    counted_order_.push_back(instance);
-    if (counted_order_.size() > kCountedInstances) {
-      counted_.erase(counted_order_.front());
-      counted_order_.pop_front();
-    }
+  if (counted_now_.size() >= kCountedPerGeneration) {
+    counted_before_.swap(counted_now_);
+    counted_now_.clear();
   }
+  counted_now_.insert(instance_hash(instance));
 }
 
-// rate: token buckets (store::Store::take) of `count` tokens refilled over `window`. Tokens taken
-// by one limit are not given back when a later limit refuses (documented in the README).
-Decision PolicyEngine::rate(const Request& r, store::Clock::time_point now) {
-  bool at_rcpt = settings_.rate_stage == RateStage::rcpt;
-  if (at_rcpt ? !state_is(r, "RCPT") : !state_is(r, "END-OF-MESSAGE")) return dunno();
-  if (in_networks(settings_.rate_exempt_networks, r.client_address)) return dunno();
+bool PolicyEngine::counted(const std::string& instance) const {
+  const std::uint64_t h = instance_hash(instance);
+  return counted_now_.count(h) != 0 || counted_before_.count(h) != 0;
+}
+
+// rate: token buckets (store::Store::take_chains) of `count` tokens refilled over `window`, one
+// chain per request in the order of the limits, stopping at the first refusal: tokens taken by
+// an earlier limit are not given back when a later limit refuses (documented in the README).
+bool PolicyEngine::plan_rate(const Request& r, RatePlan& plan) const {
+  if (!store_) return false;
+  plan.at_rcpt = settings_.rate_stage == RateStage::rcpt;
+  if (plan.at_rcpt ? !state_is(r, "RCPT") : !state_is(r, "END-OF-MESSAGE")) return false;
+  if (in_networks(settings_.rate_exempt_networks, r.client_address)) return false;
   std::string user = text::to_lower(r.sasl_username);
   if (!user.empty() && std::find(settings_.rate_exempt_users.begin(),
                                  settings_.rate_exempt_users.end(),
                                  user) != settings_.rate_exempt_users.end())
-    return dunno();
-  bool new_message = at_rcpt ? (r.instance.empty() || !counted_.count(r.instance)) : true;
+    return false;
+  bool new_message = plan.at_rcpt ? (r.instance.empty() || !counted(r.instance)) : true;
   double recipients = 1;
-  if (!at_rcpt) {
+  if (!plan.at_rcpt) {
     unsigned long long n = 0;
     if (!text::parse_uint(r.recipient_count, 1000000, n)) n = 1;  // not given: count one
     recipients = static_cast<double>(n);
   }
-  bool counted_message = false;
-  for (const RateLimit& limit : settings_.limits) {
+  for (std::size_t i = 0; i < settings_.limits.size(); ++i) {
+    const RateLimit& limit = settings_.limits[i];
     std::string value;
     switch (limit.subject) {
       case Subject::user: value = user; break;
@@ -165,40 +274,40 @@ Decision PolicyEngine::rate(const Request& r, store::Clock::time_point now) {
     if (value.empty()) continue;  // no user / null sender: this limit does not apply
     double cost = limit.unit == Unit::messages ? (new_message ? 1.0 : 0.0) : recipients;
     if (cost <= 0) continue;
-    if (!store_) continue;
-    std::string key = "policy:rate:";
-    key += to_string(limit.subject);
-    key += ':';
-    key += to_string(limit.unit);
-    key += ':';
-    key += std::to_string(limit.count) + "/" + std::to_string(limit.window.count()) + ":" + value;
-    store::BucketSpec spec{static_cast<double>(limit.count),
-                           static_cast<double>(limit.count) /
-                               static_cast<double>(limit.window.count())};
-    store::Result<store::BucketOutcome> res = store_->take(key, spec, cost, now);
-    if (!res.ok()) {
-      ++store_failures_;
-      if (settings_.store_fail_mode == StoreFailMode::allow) {
-        log::warning("rate limits NOT ENFORCED: state store ", store_->describe(),
-                     " failed (", res.detail, "); [store] fail_mode = allow lets this through");
-        continue;
-      }
-      return {"DEFER_IF_PERMIT 4.3.0 rate limit state unavailable, try again later", "rate",
-              "store " + store_->describe() + " failed: " + res.detail};
-    }
-    if (limit.unit == Unit::messages) counted_message = true;
-    if (!res.value.allowed) {
-      std::string what = std::string(to_string(limit.subject)) + " " + shown(value);
-      std::string reason = "over limit \"" + limit.text + "\" for " + what + ", retry in " +
-                           std::to_string(res.value.retry_after.count()) + " ms";
-      if (settings_.rate_action == RateAction::hold)
-        return {"HOLD rate limit exceeded for " + what, "rate", reason};
-      return {"450 4.7.1 rate limit exceeded for " + what + " (" + limit.text +
-                  "), try again later",
-              "rate", reason};
-    }
+    if (limit.unit == Unit::messages) plan.has_message_limit = true;
+    plan.limits.push_back(i);
+    plan.keys.push_back(limit_key_prefix_[i] + value);
+    plan.values.push_back(std::move(value));
+    plan.costs.push_back(cost);
   }
-  if (at_rcpt && counted_message && !r.instance.empty()) remember_instance(r.instance);
+  return !plan.keys.empty();
+}
+
+Decision PolicyEngine::finish_rate(const Request& r, const RatePlan& plan,
+                                   const store::Result<store::ChainOutcome>& res) {
+  if (!res.ok()) {
+    ++store_failures_;
+    if (settings_.store_fail_mode == StoreFailMode::allow) {
+      log::warning("rate limits NOT ENFORCED: state store ", store_->describe(), " failed (",
+                   res.detail, "); [store] fail_mode = allow lets this through");
+      return dunno();
+    }
+    return {"DEFER_IF_PERMIT 4.3.0 rate limit state unavailable, try again later", "rate",
+            "store " + store_->describe() + " failed: " + res.detail};
+  }
+  if (!res.value.allowed) {
+    const std::size_t k = std::min(res.value.decided_by, plan.limits.size() - 1);
+    const RateLimit& limit = settings_.limits[plan.limits[k]];
+    std::string what = std::string(to_string(limit.subject)) + " " + shown(plan.values[k]);
+    std::string reason = "over limit \"" + limit.text + "\" for " + what + ", retry in " +
+                         std::to_string(res.value.outcome.retry_after.count()) + " ms";
+    if (settings_.rate_action == RateAction::hold)
+      return {"HOLD rate limit exceeded for " + what, "rate", reason};
+    return {"450 4.7.1 rate limit exceeded for " + what + " (" + limit.text +
+                "), try again later",
+            "rate", reason};
+  }
+  if (plan.at_rcpt && plan.has_message_limit && !r.instance.empty()) remember_instance(r.instance);
   return dunno();
 }
 

@@ -11,7 +11,9 @@
 // The engine is used from one thread (the daemon's event loop); it is not thread-safe.
 #pragma once
 
-#include <deque>
+#include <cstdint>
+#include <span>
+#include <vector>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +46,13 @@ class PolicyEngine {
   PolicyEngine(PolicySettings settings, store::Store* store, SenderMap sender_map);
 
   Decision evaluate(const Request& request, store::Clock::time_point now);
+  // Several requests (from several connections) at one `now`: the same decisions as evaluate()
+  // one by one in this order, but the rate check's store work for the whole batch is one
+  // store::Store::take_chains call (one LMDB write transaction, one pipelined Redis round trip).
+  // Two requests of one message (same instance) in a batch are split into two store calls, so
+  // the message is counted once, as one by one.
+  std::vector<Decision> evaluate_batch(std::span<const Request* const> requests,
+                                       store::Clock::time_point now);
   // "OK nexthop" or "NOTFOUND " for socketmap maps "relayhost" (sender_dependent_relayhost_maps:
   // keys `user@domain`, `@domain`, `<>`; the fallback relay for any sender without a domain
   // route) and "transport" (transport_maps: keys `user@domain` or `domain`); anything else
@@ -59,16 +68,35 @@ class PolicyEngine {
  private:
   Decision relay(const Request& r) const;
   Decision sender(const Request& r) const;
-  Decision rate(const Request& r, store::Clock::time_point now);
+  // The rate check in two halves: plan_rate chooses the buckets (none: the check answers DUNNO
+  // at once), finish_rate turns the store's answer into the decision.
+  struct RatePlan {
+    bool at_rcpt = true;
+    bool has_message_limit = false;   // a `messages` bucket is in the chain
+    std::vector<std::size_t> limits;  // index into settings_.limits, per take
+    std::vector<std::string> values;  // the subject value, per take (for the reply)
+    std::vector<std::string> keys;    // store keys, per take
+    std::vector<double> costs;
+  };
+  bool plan_rate(const Request& r, RatePlan& plan) const;
+  Decision finish_rate(const Request& r, const RatePlan& plan,
+                       const store::Result<store::ChainOutcome>& result);
+  // Runs settings_.checks[from...] on `r` (a rate check among them synchronously).
+  Decision run_checks(const Request& r, std::size_t from, store::Clock::time_point now);
   bool local_domain(std::string_view domain) const;
   void remember_instance(const std::string& instance);
+  bool counted(const std::string& instance) const;
 
   PolicySettings settings_;
   store::Store* store_;
   SenderMap sender_map_;
-  // Instances (messages) already counted at RCPT: a bounded FIFO of recent ones.
-  std::unordered_set<std::string> counted_;
-  std::deque<std::string> counted_order_;
+  // Instances (messages) already counted at RCPT, bounded: two generations of 64-bit hashes of
+  // the instance text; when the current one holds 32768 the older is dropped, so the last
+  // 32768..65536 messages are remembered. (A hash collision between two remembered instances,
+  // about 2^-49 per message, would leave one message uncounted.)
+  std::unordered_set<std::uint64_t> counted_now_;
+  std::unordered_set<std::uint64_t> counted_before_;
+  std::vector<std::string> limit_key_prefix_;  // per limit: policy:rate:user:messages:100/3600:
   unsigned long long store_failures_ = 0;
   std::string passed_reason_;  // "passed relay, sender, rate": the reason of a final DUNNO
 };

@@ -24,22 +24,74 @@
 
 namespace mailward::policy {
 
+namespace {
+void log_decision(const Request& r, const Decision& d) {
+  // Every decision at info, with its reason (DUNNO: "passed relay, sender, rate").
+  log::Level level = d.check == "protocol" ? log::Level::error : log::Level::info;
+  if (log::enabled(level)) log::for_message(level, r.queue_id, describe(r, d));
+}
+
+std::string malformed_answer(const RequestParser& parser, ParseError e) {
+  Decision d = malformed_request_decision(parser.detail());
+  log::error("policy request rejected (", to_string(e), "): ", parser.detail(), "; answered \"",
+             d.action, "\" and closing the connection");
+  return format_response(d.action);
+}
+}  // namespace
+
+void DecisionBatch::add(Request request, std::string* out) {
+  entries_.push_back({out, requests_.size(), {}});
+  requests_.push_back(std::move(request));
+}
+
+void DecisionBatch::add_answer(std::string answer, std::string* out) {
+  entries_.push_back({out, std::string::npos, std::move(answer)});
+}
+
+void DecisionBatch::run(store::Clock::time_point now) {
+  std::vector<const Request*> ptrs;
+  ptrs.reserve(requests_.size());
+  for (const Request& r : requests_) ptrs.push_back(&r);
+  std::vector<Decision> decisions;
+  try {
+    decisions = engine_.evaluate_batch(ptrs, now);
+  } catch (const std::exception& e) {  // verdicts are values; this is out of memory at most
+    log::error("internal error answering ", ptrs.size(), " requests: ", e.what());
+    decisions.assign(ptrs.size(), Decision{"DEFER_IF_PERMIT 4.3.0 internal error", "protocol",
+                                           "internal error"});
+  }
+  for (Entry& e : entries_) {
+    if (e.request == std::string::npos) {
+      *e.out += e.answer;
+      continue;
+    }
+    const Decision& d = decisions[e.request];
+    log_decision(requests_[e.request], d);
+    *e.out += format_response(d.action);
+  }
+  entries_.clear();
+  requests_.clear();
+}
+
 bool PolicySession::on_data(std::string_view bytes, std::string& out) {
   requests_.clear();
   ParseError e = parser_.feed(bytes, requests_);
+  if (batch_) {
+    for (Request& r : requests_) batch_->add(std::move(r), &out);
+    if (e != ParseError::none) {
+      batch_->add_answer(malformed_answer(parser_, e), &out);
+      return false;
+    }
+    return true;
+  }
   auto now = store::Clock::now();
   for (const Request& r : requests_) {
     Decision d = engine_.evaluate(r, now);
-    // Every decision at info, with its reason (DUNNO: "passed relay, sender, rate").
-    log::Level level = d.check == "protocol" ? log::Level::error : log::Level::info;
-    if (log::enabled(level)) log::for_message(level, r.queue_id, describe(r, d));
+    log_decision(r, d);
     out += format_response(d.action);
   }
   if (e != ParseError::none) {
-    Decision d = malformed_request_decision(parser_.detail());
-    log::error("policy request rejected (", to_string(e), "): ", parser_.detail(),
-               "; answered \"", d.action, "\" and closing the connection");
-    out += format_response(d.action);
+    out += malformed_answer(parser_, e);
     return false;
   }
   return true;
@@ -203,7 +255,7 @@ int tcp_listener(const std::string& address, std::string& error) {
 }  // namespace
 
 PolicyServer::PolicyServer(PolicyEngine& engine, ServerSettings settings)
-    : engine_(engine), settings_(settings) {
+    : engine_(engine), settings_(settings), batch_(std::make_unique<DecisionBatch>(engine)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ >= 0 && wake_fd_ >= 0) {
@@ -252,8 +304,11 @@ bool PolicyServer::listen_policy_unix(const std::string& path, unsigned mode,
                                       const std::string& group, std::string& error) {
   Limits limits = settings_.limits;
   PolicyEngine* engine = &engine_;
+  DecisionBatch* batch = batch_.get();
   if (!add_listener(unix_listener(path, mode, group, error),
-                    [engine, limits] { return std::make_unique<PolicySession>(*engine, limits); },
+                    [engine, limits, batch] {
+                      return std::make_unique<PolicySession>(*engine, limits, batch);
+                    },
                     error))
     return false;
   unlink_on_exit_.push_back(path);
@@ -273,8 +328,10 @@ bool PolicyServer::listen_socketmap_unix(const std::string& path, unsigned mode,
 bool PolicyServer::listen_policy_tcp(const std::string& address, std::string& error) {
   Limits limits = settings_.limits;
   PolicyEngine* engine = &engine_;
+  DecisionBatch* batch = batch_.get();
   return listen_tcp(
-      address, [engine, limits] { return std::make_unique<PolicySession>(*engine, limits); },
+      address,
+      [engine, limits, batch] { return std::make_unique<PolicySession>(*engine, limits, batch); },
       error);
 }
 
@@ -404,9 +461,12 @@ void PolicyServer::on_readable(Connection& c) {
     c.closing = true;
     break;
   }
-  int fd = c.fd;
+  // Answers queued in the batch are written once it has run (end of this loop turn).
+  if (batch_ && !batch_->empty()) {
+    flush_after_batch_.push_back(c.fd);
+    return;
+  }
   flush(c);
-  (void)fd;
 }
 
 void PolicyServer::expire_idle() {
@@ -476,6 +536,12 @@ int PolicyServer::run() {
       }
       accept_all(*static_cast<Listener*>(events[i].data.ptr));
     }
+    if (!batch_->empty()) batch_->run(store::Clock::now());
+    for (int fd : flush_after_batch_) {
+      auto it = connections_.find(fd);
+      if (it != connections_.end()) flush(*it->second);
+    }
+    flush_after_batch_.clear();
     auto now = std::chrono::steady_clock::now();
     if (now - last_sweep > std::chrono::seconds(1)) {
       expire_idle();

@@ -36,6 +36,8 @@ class Session {
 };
 using SessionFactory = std::function<std::unique_ptr<Session>()>;
 
+class DecisionBatch;
+
 struct ServerSettings {
   Limits limits;
   std::chrono::milliseconds idle_timeout{300000};
@@ -97,17 +99,49 @@ class PolicyServer {
   std::vector<std::string> unlink_on_exit_;
   std::function<void()> reload_;
   int last_tcp_port_ = 0;
+  std::unique_ptr<DecisionBatch> batch_;  // this loop turn's policy requests
+  std::vector<int> flush_after_batch_;    // connections whose answers wait for batch_
 };
 
-// The policy protocol session (public for tests): parser + engine + response formatting.
+// The policy requests of every connection that became readable in one turn of the event loop,
+// decided together (PolicyEngine::evaluate_batch: one store transaction / round trip for all)
+// before any of their answers is written. Answers go to each connection's output in the order
+// they were queued, so pipelined requests and a final "malformed" answer keep their order.
+// Nothing is lost by waiting: the loop turn is not over until run() has answered everything.
+class DecisionBatch {
+ public:
+  explicit DecisionBatch(PolicyEngine& engine) : engine_(engine) {}
+  void add(Request request, std::string* out);
+  void add_answer(std::string answer, std::string* out);  // an answer known already
+  bool empty() const noexcept { return entries_.empty(); }
+  std::size_t size() const noexcept { return entries_.size(); }
+  // Decides, logs every decision, appends the answers; then the batch is empty.
+  void run(store::Clock::time_point now);
+
+ private:
+  struct Entry {
+    std::string* out;
+    std::size_t request;  // index into requests_, or npos for `answer`
+    std::string answer;
+  };
+  PolicyEngine& engine_;
+  std::vector<Entry> entries_;
+  std::vector<Request> requests_;
+};
+
+// The policy protocol session (public for tests): parser + engine + response formatting. With a
+// batch, requests are queued there and answered when the server runs it; without one (tests),
+// each is decided at once.
 class PolicySession : public Session {
  public:
-  PolicySession(PolicyEngine& engine, Limits limits) : engine_(engine), parser_(limits) {}
+  PolicySession(PolicyEngine& engine, Limits limits, DecisionBatch* batch = nullptr)
+      : engine_(engine), parser_(limits), batch_(batch) {}
   bool on_data(std::string_view bytes, std::string& out) override;
 
  private:
   PolicyEngine& engine_;
   RequestParser parser_;
+  DecisionBatch* batch_;
   std::vector<Request> requests_;
 };
 
