@@ -113,6 +113,10 @@ class Dispatcher {
 
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(settings_.max_in_flight));
+    // Keep as many idle connections as may be busy at once. libcurl's default keeps 4 per easy
+    // handle currently added, which with one or two requests in flight is 4-8: a short burst then
+    // closed the extra connections and the next burst paid TCP + TLS handshakes again.
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(settings_.max_in_flight));
     log::info("mailward-notifyd started: spool ", settings_.spool, ", ", settings_.targets.size(), " targets");
     rescan();
     std::int64_t next_rescan = mono_ms() + settings_.rescan_interval.count() * 1000;
@@ -133,14 +137,24 @@ class Dispatcher {
       int timeout = static_cast<int>(std::clamp<std::int64_t>(next_wakeup() - now_ms(), 0, 1000));
       timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, next_rescan - mono_ms())));
       curl_multi_poll(multi_, extra, n, timeout, nullptr);
+      // Only the descriptors poll reported are read (a wake-up for a curl socket costs no
+      // signalfd read, inotify read or accept); if curl_multi_poll failed, revents stay 0 and the
+      // periodic rescan still finds every event.
+      bool signal_ready = false, inotify_ready = false, metrics_ready = false;
+      for (unsigned i = 0; i < n; ++i) {
+        if ((extra[i].revents & CURL_WAIT_POLLIN) == 0) continue;
+        if (extra[i].fd == sfd_) signal_ready = true;
+        else if (extra[i].fd == ifd_) inotify_ready = true;
+        else if (extra[i].fd == metrics_fd_) metrics_ready = true;
+      }
 
-      if (read_signals() && !stopping_) {
+      if (signal_ready && read_signals() && !stopping_) {
         stopping_ = true;
         stop_deadline = mono_ms() + 5000;
         log::info("stopping: waiting up to 5 s for ", transfers_.size(), " requests in flight");
       }
-      read_inotify();
-      if (metrics_fd_ >= 0) serve_metrics();
+      if (inotify_ready) read_inotify();
+      if (metrics_ready) serve_metrics();
       int running = 0;
       curl_multi_perform(multi_, &running);
       complete_finished();
@@ -153,6 +167,8 @@ class Dispatcher {
     if (!transfers_.empty()) log::warning(transfers_.size(), " requests unfinished at exit; they stay in the spool");
     transfers_.clear();
     owned_.clear();
+    for (CURL* h : idle_handles_) curl_easy_cleanup(h);
+    idle_handles_.clear();
     curl_multi_cleanup(multi_);
     log::info("mailward-notifyd stopped");
     return 0;
@@ -258,7 +274,8 @@ class Dispatcher {
           rescan();
           continue;
         }
-        if (name.ends_with(".json") && !name.starts_with(".")) add_job(name);
+        // A name that just arrived in new/ has no retry state: nothing to look up in state/.
+        if (name.ends_with(".json") && !name.starts_with(".")) add_job(name, /*fresh=*/true);
       }
     }
   }
@@ -279,7 +296,9 @@ class Dispatcher {
     }
   }
 
-  void add_job(const std::string& name) {
+  // `fresh`: the name was just moved into new/ (inotify), so state/ holds nothing for it; jobs
+  // found by a rescan (start-up, safety net) look their retry state up.
+  void add_job(const std::string& name, bool fresh = false) {
     if (jobs_.contains(name)) return;
     std::string error;
     auto text = spool_.read_event(name, error);
@@ -295,7 +314,9 @@ class Dispatcher {
     Job job;
     job.name = name;
     job.event = std::move(*parsed.event);
-    if (auto st = spool_.read_state(name)) job.state = *st;
+    if (!fresh) {
+      if (auto st = spool_.read_state(name)) job.state = *st;
+    }
     job.due_ms = job.state.next_ms;
     due_.emplace(job.due_ms, name);
     jobs_.emplace(name, std::move(job));
@@ -381,7 +402,12 @@ class Dispatcher {
       }
       notify::Request request = notify::build_request(job.event, *target, secrets_[target->name], now / 1000);
       std::string error;
-      std::unique_ptr<Transfer> t = Transfer::create(request, *target, user_url, pinned, error);
+      CURL* reuse = nullptr;
+      if (!idle_handles_.empty()) {
+        reuse = idle_handles_.back();
+        idle_handles_.pop_back();
+      }
+      std::unique_ptr<Transfer> t = Transfer::create(request, *target, user_url, pinned, error, reuse);
       if (!t) {
         reschedule(job, now + 1000);
         log::error("event ", job.event.id, ": ", error);
@@ -406,6 +432,11 @@ class Dispatcher {
       owned_.erase(h);
       Response r = t->finish(code);
       metrics_.observe(r.seconds);
+      // The handle goes back to the pool (reset when reused); its connection stays in the multi
+      // handle's cache either way. At most max_in_flight handles are kept.
+      if (idle_handles_.size() < settings_.max_in_flight) {
+        if (CURL* released = t->release()) idle_handles_.push_back(released);
+      }
       auto it = jobs_.find(name);
       if (it == jobs_.end()) continue;
       Job& job = it->second;
@@ -458,6 +489,7 @@ class Dispatcher {
   std::set<std::pair<std::int64_t, std::string>> due_;  // (due_ms, name) of every job not in flight
   std::map<CURL*, std::string> transfers_;
   std::map<CURL*, std::unique_ptr<Transfer>> owned_;
+  std::vector<CURL*> idle_handles_;  // easy handles of finished transfers, for reuse
   Metrics metrics_;
   CURLM* multi_ = nullptr;
   int sfd_ = -1, ifd_ = -1, metrics_fd_ = -1;

@@ -10,9 +10,14 @@ namespace mailward::notifyd {
 
 std::unique_ptr<Transfer> Transfer::create(const notify::Request& request, const notify::Target& target,
                                            bool user_url, const std::vector<net::IpAddress>& pinned,
-                                           std::string& error) {
+                                           std::string& error, CURL* reuse) {
   std::unique_ptr<Transfer> t(new Transfer());
-  t->curl_ = curl_easy_init();
+  if (reuse != nullptr) {
+    curl_easy_reset(reuse);  // nothing of the previous request's options survives
+    t->curl_ = reuse;
+  } else {
+    t->curl_ = curl_easy_init();
+  }
   if (!t->curl_) {
     error = "curl_easy_init failed";
     return nullptr;

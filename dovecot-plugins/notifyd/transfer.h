@@ -29,14 +29,23 @@ struct Response {
 class Transfer {
  public:
   // `pinned`: addresses for the URL's host (user URLs); empty: normal resolution.
+  // `reuse`: an easy handle released by an earlier transfer (release()); it is reset
+  // (curl_easy_reset: every option back to its default) and owned by the new transfer, which saves
+  // allocating and tearing down a handle per request. nullptr: a new handle.
   static std::unique_ptr<Transfer> create(const notify::Request& request, const notify::Target& target,
                                           bool user_url, const std::vector<net::IpAddress>& pinned,
-                                          std::string& error);
+                                          std::string& error, CURL* reuse = nullptr);
   ~Transfer();
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
 
   CURL* handle() const { return curl_; }
+  // Gives up the easy handle (for a later create(..., reuse)); call after finish().
+  CURL* release() {
+    CURL* c = curl_;
+    curl_ = nullptr;
+    return c;
+  }
   Response finish(CURLcode code);
   // Blocking, for `mailward notify test`.
   Response perform();
