@@ -33,10 +33,11 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: mailward spam learn [--spam PATH...] [--ham PATH...] [--user USER] [--forget]\n"
-    "                           [--config FILE | --state FILE]\n"
+    "                           [--batch N] [--config FILE | --state FILE]\n"
     "       mailward spam score [--user USER] [--config FILE | --state FILE] FILE...\n";
 constexpr const char* kDefaultConfig = "/etc/mailward/mailward.conf";
 constexpr const char* kDefaultStateDir = "/var/lib/mailward";
+constexpr std::size_t kDefaultBatch = 1000;
 
 bool read_file(const fs::path& path, std::string& out, std::string& why) {
   std::ifstream in(path, std::ios::binary);
@@ -170,6 +171,7 @@ int run_learn(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::vector<std::pair<std::string, spam::bayes::Label>> paths;
   std::string user, config_path, state_path;
   bool forget = false;
+  std::size_t batch = kDefaultBatch;
   std::optional<spam::bayes::Label> current;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -181,6 +183,15 @@ int run_learn(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (a == "--spam") current = spam::bayes::Label::spam;
     else if (a == "--ham") current = spam::bayes::Label::ham;
     else if (a == "--forget") forget = true;
+    else if (a == "--batch") {
+      std::string v;
+      if (!value(v) || v.empty() || v.find_first_not_of("0123456789") != std::string::npos ||
+          v.size() > 9 || std::stoul(v) == 0) {
+        err << "mailward spam learn: --batch needs a number of messages >= 1\n" << kUsage;
+        return 2;
+      }
+      batch = std::stoul(v);
+    }
     else if (a == "--user") { if (!value(user)) { err << kUsage; return 2; } }
     else if (a == "--config") { if (!value(config_path)) { err << kUsage; return 2; } }
     else if (a == "--state") { if (!value(state_path)) { err << kUsage; return 2; } }
@@ -208,6 +219,25 @@ int run_learn(const std::vector<std::string>& args, std::ostream& out, std::ostr
   int status = 0;
   std::size_t counts[6] = {};
   std::size_t spam_n = 0, ham_n = 0;
+  // One store transaction per `batch` messages (spam_command.h): the counts reported are those
+  // committed; a failed commit stops with status 1 and loses only that batch.
+  std::size_t in_batch = 0;
+  std::size_t committed[6] = {};
+  std::size_t committed_spam = 0, committed_ham = 0;
+  auto commit = [&]() -> bool {
+    spam::bayes::ModelStatus st = model.commit();
+    in_batch = 0;
+    if (!st.ok()) {
+      err << "mailward spam: " << model.describe() << ": commit failed, the last "
+          << "batch was not learned: " << st.detail << "\n";
+      return false;
+    }
+    std::copy(std::begin(counts), std::end(counts), std::begin(committed));
+    committed_spam = spam_n;
+    committed_ham = ham_n;
+    return true;
+  };
+  model.begin_batch();
   for (const auto& [path, label] : paths) {
     std::vector<fs::path> files;
     if (path == "-") {
@@ -240,9 +270,17 @@ int run_learn(const std::vector<std::string>& args, std::ostream& out, std::ostr
             r.outcome == spam::bayes::LearnOutcome::relearned) {
           (label == spam::bayes::Label::spam ? spam_n : ham_n)++;
         }
+        if (++in_batch >= batch) {
+          if (!commit()) return 1;
+          model.begin_batch();
+        }
       }
     }
   }
+  if (!commit()) return 1;
+  std::copy(std::begin(committed), std::end(committed), std::begin(counts));
+  spam_n = committed_spam;
+  ham_n = committed_ham;
   using spam::bayes::LearnOutcome;
   spam::bayes::Counts totals;
   model.totals(user, totals);

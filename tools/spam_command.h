@@ -2,7 +2,7 @@
 // score messages as the milter would (rules + GTUBE + Bayes, no DNS, no authentication evidence).
 //
 //   mailward spam learn [--spam PATH...] [--ham PATH...] [--user USER] [--forget]
-//                       [--config FILE | --state FILE]
+//                       [--batch N] [--config FILE | --state FILE]
 //   mailward spam score [--user USER] [--config FILE | --state FILE] FILE...
 //
 // PATH: a message file, an mbox file (a file whose first line starts with "From ": split on "From "
@@ -14,6 +14,10 @@
 // Output of score: one line per FILE, in argument order: "PATH<TAB>SCORE<TAB>spam|ham", SCORE with
 // one decimal as in X-Spam-Score; "spam" when SCORE >= the required score ([spam] required_score,
 // default 5.0). An unreadable FILE prints an error on `err` and no line; exit status 1 at the end.
+// Learning is committed in batches: one store transaction (one fsync of the LMDB file, or one
+// Redis MULTI/EXEC) per N messages (--batch, default 1000) and one at the end. A crash or a failed
+// commit loses at most the messages of the uncommitted batch (learn them again: the ledger skips
+// the ones already learned); the model is never left with part of a batch.
 // Output of learn: a summary line "learned: N spam, M ham; already known: K; ..." on `out`.
 //
 // Where the model lives (the first that applies):

@@ -139,6 +139,36 @@ TEST_F(SpamCommand, LearningTwiceCountsOnceAndForgetRemoves) {
             std::string::npos) << forget.out;
 }
 
+TEST_F(SpamCommand, BatchSizeDoesNotChangeWhatIsLearned) {
+  // 12 spam in batches of 5 (commits after 5, 10 and at the end), 12 ham in one batch.
+  CmdRun a = spam({"learn", "--state", state_, "--batch", "5", "--spam",
+                   (dir_ / "spam.mbox").string(), "--ham", (dir_ / "ham").string()});
+  ASSERT_EQ(a.rc, 0) << a.err;
+  EXPECT_NE(a.out.find("learned: 12 spam, 12 ham (moved from the other class: 0); already known: 0; "
+                       "model global: 12 spam, 12 ham messages"),
+            std::string::npos) << a.out;
+  std::string other = (dir_ / "other.mdb").string();
+  ASSERT_EQ(spam({"learn", "--state", other, "--batch", "1", "--spam", (dir_ / "spam.mbox").string(),
+                  "--ham", (dir_ / "ham").string()}).rc, 0);
+  std::string q = (dir_ / "q").string();
+  CmdRun s1 = spam({"score", "--state", state_, q + "/spam.eml", q + "/ham.eml"});
+  CmdRun s2 = spam({"score", "--state", other, q + "/spam.eml", q + "/ham.eml"});
+  ASSERT_EQ(s1.rc, 0) << s1.err;
+  EXPECT_EQ(s1.out, s2.out);
+  // The same message twice within one batch counts once.
+  std::string mbox = "From a@b Thu Jan  1 00:00:00 2004\n" + spam_text(500) +
+                     "\nFrom a@b Thu Jan  1 00:00:00 2004\n" + spam_text(500) + "\n";
+  write(dir_ / "dup.mbox", mbox);
+  CmdRun d = spam({"learn", "--state", state_, "--spam", (dir_ / "dup.mbox").string()});
+  EXPECT_NE(d.out.find("learned: 1 spam, 0 ham (moved from the other class: 0); already known: 1"),
+            std::string::npos) << d.out;
+  for (const char* bad : {"0", "x", "-3", ""}) {
+    CmdRun b = spam({"learn", "--state", state_, "--batch", bad, "--spam", (dir_ / "spam.mbox").string()});
+    EXPECT_EQ(b.rc, 2) << bad;
+    EXPECT_NE(b.err.find("--batch needs a number"), std::string::npos) << b.err;
+  }
+}
+
 TEST_F(SpamCommand, LearnsFromStandardInput) {
   std::istringstream in(spam_text(7));
   std::streambuf* saved = std::cin.rdbuf(in.rdbuf());

@@ -250,9 +250,6 @@ ScoreBin score(const Verdict& verdict) {
   // The cap keeps Bayes alone below the default reject score (15): a wrong Bayes verdict can flag
   // a message but never have it rejected without other evidence. The floor lets strong ham
   // evidence offset a few misfiring rules.
-  constexpr double kScorePerLogRatio = 0.5;
-  constexpr double kMinScore = -3.0;
-  constexpr double kMaxScore = 8.0;
   b.score = std::clamp(kScorePerLogRatio * verdict.log_ratio, kMinScore, kMaxScore);
   // Rule names: SpamAssassin's bins by probability, so Sieve scripts and habits carry over.
   struct Bin {

@@ -29,9 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace mailward::store {
-class Store;
-}
+#include "common/store/store.h"
 
 namespace mailward::spam::bayes {
 
@@ -115,9 +113,25 @@ class MemoryModel final : public Model {
 // holding spam * 2^32 + ham (so one atomic add updates either class); totals under
 // "bayes:<user>:!totals" the same way; the ledger under "bayes:<user>:!msg:<16 hex>".
 // One store call per lookup/update (batched). The store must outlive the model.
+//
+// Batches (for `mailward spam learn` over many messages): between begin_batch() and commit(),
+// update() and set_learned() are merged in memory (one delta per key) and written by commit() as
+// ONE Store::add, i.e. one LMDB write transaction (one fsync in durable mode) or one Redis
+// MULTI/EXEC. Reads during a batch (totals, lookup, get_learned) see the pending deltas, so the
+// ledger still counts a message learned twice in one batch once. A crash or a failed commit loses
+// the uncommitted batch as a whole and never leaves part of it: counts and ledger stay consistent.
+// Not for concurrent use during a batch (one learner; the milter never batches).
 class StoreModel final : public Model {
  public:
   explicit StoreModel(store::Store& store) : store_(store) {}
+  ~StoreModel() override = default;  // an uncommitted batch is dropped
+  void begin_batch() { batching_ = true; }
+  // Writes the pending deltas in one store call and ends the batch (also when it fails: the
+  // batch is then lost as a whole). OK when nothing is pending.
+  ModelStatus commit();
+  bool batching() const { return batching_; }
+  // Keys with a pending delta (for tests and for deciding when to commit).
+  std::size_t pending_keys() const { return pending_.size(); }
   ModelStatus totals(std::string_view user, Counts& out) override;
   ModelStatus lookup(std::string_view user, std::span<const Token> tokens,
                      std::span<Counts> out) override;
@@ -130,7 +144,13 @@ class StoreModel final : public Model {
   static std::string token_key(std::string_view user, Token token);
 
  private:
+  // Store reads / adds that go through the pending batch.
+  store::Result<std::vector<std::int64_t>> read(std::span<const std::string> keys);
+  store::Result<std::vector<std::int64_t>> write(std::span<const store::CounterUpdate> updates);
+
   store::Store& store_;
+  bool batching_ = false;
+  std::unordered_map<std::string, std::int64_t> pending_;
 };
 
 struct Params {
@@ -212,6 +232,10 @@ bool valid_user(std::string_view user);
 // The contribution to the SpamAssassin-like total score (threshold 5.0) and the rule name, from a
 // verdict with an opinion (see bayes.cpp for the mapping and why). Rule names follow SpamAssassin's
 // BAYES_00 .. BAYES_999 bins so that existing Sieve scripts and habits carry over.
+// score(): points = clamp(kScorePerLogRatio * log_ratio, kMinScore, kMaxScore) (placement in bayes.cpp).
+inline constexpr double kScorePerLogRatio = 0.5;
+inline constexpr double kMinScore = -3.0;
+inline constexpr double kMaxScore = 8.0;
 struct ScoreBin {
   double score = 0;
   std::string rule;         // e.g. "BAYES_99"

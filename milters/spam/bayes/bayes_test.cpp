@@ -271,5 +271,138 @@ TEST(StoreModel, PersistsInLmdbAcrossReopen) {
   std::filesystem::remove_all(dir);
 }
 
+// A store that counts write calls and can be told to fail them (batch tests).
+class CountingStore final : public store::Store {
+ public:
+  explicit CountingStore(store::Store& base) : base_(base) {}
+  store::Result<std::vector<std::int64_t>> add(std::span<const store::CounterUpdate> u) override {
+    ++adds;
+    if (fail_adds) {
+      store::Result<std::vector<std::int64_t>> r;
+      r.status = store::Status::error;
+      r.detail = "disk full (test)";
+      return r;
+    }
+    return base_.add(u);
+  }
+  store::Result<std::vector<std::int64_t>> get(std::span<const std::string> keys) override {
+    return base_.get(keys);
+  }
+  store::Result<store::BucketOutcome> take(std::string_view key, const store::BucketSpec& spec,
+                                           double cost, store::Clock::time_point now) override {
+    return base_.take(key, spec, cost, now);
+  }
+  store::Result<bool> erase(std::span<const std::string> keys) override {
+    ++erases;
+    return base_.erase(keys);
+  }
+  std::string describe() const override { return "counting"; }
+  int adds = 0;
+  int erases = 0;
+  bool fail_adds = false;
+
+ private:
+  store::Store& base_;
+};
+
+// The same learning script, batched or not: learn, learn again (already), move to the other
+// class, forget, learn for a user.
+void learning_script(StoreModel& m, std::vector<LearnOutcome>& outcomes) {
+  for (Token i = 0; i < 12; ++i)
+    outcomes.push_back(learn(m, "", toks({10 + i, 500, 501}), Label::spam).outcome);
+  for (Token i = 0; i < 12; ++i)
+    outcomes.push_back(learn(m, "", toks({100 + i, 600}), Label::ham).outcome);
+  outcomes.push_back(learn(m, "", toks({10, 500, 501}), Label::spam).outcome);   // already
+  outcomes.push_back(learn(m, "", toks({11, 500, 501}), Label::ham).outcome);    // relearned
+  outcomes.push_back(learn(m, "", toks({100, 600}), Label::ham, true).outcome);  // forgotten
+  outcomes.push_back(learn(m, "", toks({100, 600}), Label::ham, true).outcome);  // not_learned
+  outcomes.push_back(learn(m, "carol", toks({7, 8}), Label::spam).outcome);
+}
+
+TEST(StoreModel, BatchIsOneWriteAndEqualsUnbatchedLearning) {
+  auto plain_store = store::open_memory_store();
+  StoreModel plain(*plain_store);
+  std::vector<LearnOutcome> want;
+  learning_script(plain, want);
+
+  auto base = store::open_memory_store();
+  CountingStore counting(*base);
+  StoreModel batched(counting);
+  batched.begin_batch();
+  EXPECT_TRUE(batched.batching());
+  std::vector<LearnOutcome> got;
+  learning_script(batched, got);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(counting.adds, 0);
+  EXPECT_EQ(counting.erases, 0);
+  // Reads during the batch see the pending counts; the store itself has nothing yet.
+  Counts pending_totals;
+  ASSERT_TRUE(batched.totals("", pending_totals).ok());
+  EXPECT_EQ(pending_totals.spam, 12u);  // 12 spam - 1 moved + carol's 1 (global too)
+  EXPECT_EQ(pending_totals.ham, 12u);   // 12 ham + 1 moved - 1 forgotten
+  std::string totals_key = "bayes:*:!totals";
+  EXPECT_EQ(base->get(std::span<const std::string>(&totals_key, 1)).value[0], 0);
+  EXPECT_GT(batched.pending_keys(), 0u);
+
+  ASSERT_TRUE(batched.commit().ok());
+  EXPECT_FALSE(batched.batching());
+  EXPECT_EQ(batched.pending_keys(), 0u);
+  EXPECT_EQ(counting.adds, 1);
+  // Same counts, ledger and verdicts as learning message by message.
+  for (std::string_view user : {"", "carol"}) {
+    Counts a, b;
+    ASSERT_TRUE(plain.totals(user, a).ok());
+    ASSERT_TRUE(batched.totals(user, b).ok());
+    EXPECT_EQ(a.spam, b.spam);
+    EXPECT_EQ(a.ham, b.ham);
+  }
+  auto probe = toks({10, 11, 100, 101, 500, 501, 600, 7, 8});
+  std::vector<Counts> ca(probe.size()), cb(probe.size());
+  ASSERT_TRUE(plain.lookup("", probe, ca).ok());
+  ASSERT_TRUE(batched.lookup("", probe, cb).ok());
+  for (std::size_t i = 0; i < probe.size(); ++i) {
+    EXPECT_EQ(ca[i].spam, cb[i].spam) << probe[i];
+    EXPECT_EQ(ca[i].ham, cb[i].ham) << probe[i];
+  }
+  EXPECT_DOUBLE_EQ(classify(batched, "", toks({500, 600, 9})).log_ratio,
+                   classify(plain, "", toks({500, 600, 9})).log_ratio);
+  EXPECT_EQ(learn(batched, "", toks({11, 500, 501}), Label::ham).outcome, LearnOutcome::already);
+  EXPECT_EQ(learn(batched, "", toks({100, 600}), Label::ham).outcome, LearnOutcome::learned);
+  // An empty commit writes nothing.
+  int adds = counting.adds;
+  batched.begin_batch();
+  ASSERT_TRUE(batched.commit().ok());
+  EXPECT_EQ(counting.adds, adds);
+}
+
+TEST(StoreModel, FailedCommitLosesTheWholeBatchOnly) {
+  auto base = store::open_memory_store();
+  CountingStore counting(*base);
+  StoreModel m(counting);
+  m.begin_batch();
+  for (Token i = 0; i < 3; ++i) learn(m, "", toks({10 + i, 500}), Label::spam);
+  ASSERT_TRUE(m.commit().ok());  // first batch: 3 spam
+  m.begin_batch();
+  for (Token i = 0; i < 3; ++i) learn(m, "", toks({20 + i, 600}), Label::ham);
+  counting.fail_adds = true;
+  ModelStatus st = m.commit();
+  EXPECT_EQ(st.status, Status::error);
+  EXPECT_EQ(st.detail, "disk full (test)");
+  EXPECT_FALSE(m.batching());
+  EXPECT_EQ(m.pending_keys(), 0u);
+  counting.fail_adds = false;
+  Counts t;
+  ASSERT_TRUE(m.totals("", t).ok());
+  EXPECT_EQ(t.spam, 3u);
+  EXPECT_EQ(t.ham, 0u);
+  Counts c;
+  Token tok = 600;
+  ASSERT_TRUE(m.lookup("", std::span<const Token>(&tok, 1), std::span<Counts>(&c, 1)).ok());
+  EXPECT_EQ(c.ham, 0u);
+  // The lost messages are not in the ledger: learning them again counts them.
+  EXPECT_EQ(learn(m, "", toks({20, 600}), Label::ham).outcome, LearnOutcome::learned);
+  EXPECT_EQ(learn(m, "", toks({10, 500}), Label::spam).outcome, LearnOutcome::already);
+}
+
 }  // namespace
 }  // namespace mailward::spam::bayes

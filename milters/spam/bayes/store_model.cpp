@@ -1,6 +1,8 @@
 // StoreModel: the classifier's counts in a store::Store (embedded LMDB file or Redis), one packed
 // counter per (user, token) so that learning a message is one batched `add` and classifying it one
-// batched `get`. Key layout and packing are described in bayes.h.
+// batched `get`. Key layout and packing are described in bayes.h; so are batches (many messages
+// learned in one store transaction).
+#include <algorithm>
 #include <array>
 
 #include "common/store/store.h"
@@ -58,13 +60,52 @@ std::string StoreModel::token_key(std::string_view user, Token token) {
   return k;
 }
 
+store::Result<std::vector<std::int64_t>> StoreModel::read(std::span<const std::string> keys) {
+  auto r = store_.get(keys);
+  if (!r.ok() || pending_.empty()) return r;
+  for (std::size_t i = 0; i < keys.size() && i < r.value.size(); ++i) {
+    auto it = pending_.find(keys[i]);
+    if (it != pending_.end()) r.value[i] += it->second;
+  }
+  return r;
+}
+
+store::Result<std::vector<std::int64_t>> StoreModel::write(
+    std::span<const store::CounterUpdate> updates) {
+  if (!batching_) return store_.add(updates);
+  for (const store::CounterUpdate& u : updates) pending_[u.key] += u.delta;
+  return {};
+}
+
+ModelStatus StoreModel::commit() {
+  batching_ = false;
+  if (pending_.empty()) return {};
+  std::vector<store::CounterUpdate> updates;
+  updates.reserve(pending_.size());
+  for (auto& [key, delta] : pending_) {
+    if (delta == 0) continue;  // learned and forgotten within the batch
+    store::CounterUpdate u;
+    u.key = key;
+    u.delta = delta;
+    updates.push_back(std::move(u));
+  }
+  pending_.clear();
+  if (updates.empty()) return {};
+  // Sorted keys: LMDB inserts in key order touch each page once.
+  std::sort(updates.begin(), updates.end(),
+            [](const store::CounterUpdate& a, const store::CounterUpdate& b) { return a.key < b.key; });
+  auto r = store_.add(updates);
+  if (!r.ok()) return from_store(r.status, r.detail);
+  return {};
+}
+
 std::string StoreModel::describe() const {
   return store_.describe();
 }
 
 ModelStatus StoreModel::totals(std::string_view user, Counts& out) {
   std::string key = prefix(user) + "!totals";
-  auto r = store_.get(std::span<const std::string>(&key, 1));
+  auto r = read(std::span<const std::string>(&key, 1));
   if (!r.ok()) return from_store(r.status, r.detail);
   out = r.value.empty() ? Counts{} : unpack(r.value[0]);
   return {};
@@ -80,7 +121,7 @@ ModelStatus StoreModel::lookup(std::string_view user, std::span<const Token> tok
     append_hex(k, t);
     keys.push_back(std::move(k));
   }
-  auto r = store_.get(keys);
+  auto r = read(keys);
   if (!r.ok()) return from_store(r.status, r.detail);
   for (std::size_t i = 0; i < out.size(); ++i) {
     out[i] = i < r.value.size() ? unpack(r.value[i]) : Counts{};
@@ -105,7 +146,7 @@ ModelStatus StoreModel::update(std::string_view user, std::span<const Token> tok
   total.key = p + "!totals";
   total.delta = unit * delta;
   updates.push_back(std::move(total));
-  auto r = store_.add(updates);
+  auto r = write(updates);
   if (!r.ok()) return from_store(r.status, r.detail);
   return {};
 }
@@ -113,7 +154,7 @@ ModelStatus StoreModel::update(std::string_view user, std::span<const Token> tok
 ModelStatus StoreModel::get_learned(std::string_view user, std::uint64_t digest, Learned& out) {
   std::string key = prefix(user) + "!msg:";
   append_hex(key, digest);
-  auto r = store_.get(std::span<const std::string>(&key, 1));
+  auto r = read(std::span<const std::string>(&key, 1));
   if (!r.ok()) return from_store(r.status, r.detail);
   std::int64_t v = r.value.empty() ? 0 : r.value[0];
   out = v == 1 ? Learned::spam : v == 2 ? Learned::ham : Learned::none;
@@ -123,20 +164,21 @@ ModelStatus StoreModel::get_learned(std::string_view user, std::uint64_t digest,
 ModelStatus StoreModel::set_learned(std::string_view user, std::uint64_t digest, Learned value) {
   std::string key = prefix(user) + "!msg:";
   append_hex(key, digest);
-  if (value == Learned::none) {
+  if (value == Learned::none && !batching_) {
     auto r = store_.erase(std::span<const std::string>(&key, 1));
     if (!r.ok()) return from_store(r.status, r.detail);
     return {};
   }
   // Counters only add: read, then add the difference (the ledger is advisory; a race between two
-  // learners of the same message at worst counts it twice).
-  auto g = store_.get(std::span<const std::string>(&key, 1));
+  // learners of the same message at worst counts it twice). In a batch, "none" is a delta back to
+  // 0, which reads as none.
+  auto g = read(std::span<const std::string>(&key, 1));
   if (!g.ok()) return from_store(g.status, g.detail);
   std::int64_t old = g.value.empty() ? 0 : g.value[0];
   store::CounterUpdate u;
   u.key = key;
   u.delta = static_cast<std::int64_t>(value) - old;
-  auto r = store_.add(std::span<const store::CounterUpdate>(&u, 1));
+  auto r = write(std::span<const store::CounterUpdate>(&u, 1));
   if (!r.ok()) return from_store(r.status, r.detail);
   return {};
 }
