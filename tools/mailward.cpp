@@ -8,6 +8,8 @@
 //   mailward spam learn|score ...     (tools/spam_command.cpp)
 //   mailward notify test|queue ...    (tools/notify_command.cpp)
 //   mailward policy check|test|route  (policy/cli/policy_command.cpp)
+//   mailward setup postfix|dovecot    (tools/setup/setup_command.cpp)
+//   mailward dns DOMAIN [--check]     (tools/setup/setup_command.cpp)
 // Every command takes --config FILE, --dns-server HOST[:PORT] (repeatable), --dns-timeout SECONDS.
 //
 // Output is an interface (scripts and tests read it): `spf` prints the result word first on its
@@ -35,6 +37,7 @@
 #include "policy/checks/settings.h"
 #include "policy/cli/policy_command.h"
 #include "tools/notify_command.h"
+#include "tools/setup/setup_command.h"
 #include "tools/spam_command.h"
 
 using namespace mailward;
@@ -65,6 +68,11 @@ const char kUsage[] =
     "        check the [policy] configuration; run one request through the checks; ask the routing table\n"
     "  notify test TARGET   |   notify queue\n"
     "        send a test notification and print the response; list pending and dead-lettered events\n"
+    "  setup postfix [--apply] [--postfix-dir DIR]   |   setup dovecot [--apply] [--dovecot-dir DIR]\n"
+    "        print (or apply, with a backup) the Postfix / Dovecot settings that hook mailward in\n"
+    "        (`mailward setup --help` for the options)\n"
+    "  dns DOMAIN [--ip ADDR]... [--mx HOST] [--report ADDRESS] [--mta-sts] [--tls-rpt] [--check]\n"
+    "        the DNS records to publish for DOMAIN; --check: what is published, record by record\n"
     "common options: --config FILE (default /etc/mailward/mailward.conf, optional unless named),\n"
     "                --dns-server HOST[:PORT] (repeatable), --dns-timeout SECONDS\n";
 
@@ -323,10 +331,12 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   // Subcommands with their own option parsers (tools/notify_command.cpp, tools/spam_command.cpp,
   // policy/cli/policy_command.cpp).
-  if (command == "notify" || command == "spam" || command == "policy") {
+  if (command == "notify" || command == "spam" || command == "policy" || command == "setup" || command == "dns") {
     std::vector<std::string> rest(argv + 2, argv + argc);
     try {
       if (command == "policy") return policy::run_policy_command(rest, std::cout, std::cerr);
+      if (command == "setup") return setup::run_setup_command(rest, std::cout, std::cerr);
+      if (command == "dns") return setup::run_dns_command(rest, std::cout, std::cerr);
       return command == "notify" ? run_notify_command(rest, std::cout, std::cerr)
                                  : run_spam_command(rest, std::cout, std::cerr);
     } catch (const std::exception& e) {  // both report their errors themselves; this is a last resort
