@@ -6,6 +6,16 @@
 // 1000 users and 250 client addresses, each RCPT of a new message (fresh instance).
 //
 //   policy_bench (--unix PATH | --tcp HOST:PORT) [--connections 8] [--seconds 5] [--label NAME]
+//                [--rate R]
+//
+// Without --rate (saturation, closed loop): each connection sends its next request as soon as the
+// answer to the previous one arrives; the decisions/s is the service's throughput on this machine
+// and the latency is mostly queueing (8 requests always waiting), not the service's own.
+// With --rate R (latency, open loop): requests are due at a fixed rate of R per second in total,
+// whether or not the service keeps up; a due request goes out on any idle connection (each still
+// has at most one request outstanding, as Postfix's smtpd does), and its latency counts from when
+// it was due, not from when it could be sent — so a stalled service shows as latency instead of
+// silently slowing the client ("coordinated omission").
 //
 // Prints one line: label, decisions/s, p50/p99/p99.9 latency in microseconds, and how many answers
 // of each kind came back (so two services can be checked to have decided the same way).
@@ -93,6 +103,7 @@ int main(int argc, char** argv) {
   std::string unix_path, tcp, label = "service";
   int connections = 8;
   double seconds = 5;
+  double rate = 0;  // 0: closed loop
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--unix") unix_path = argv[i + 1];
@@ -100,6 +111,7 @@ int main(int argc, char** argv) {
     else if (k == "--connections") connections = std::atoi(argv[i + 1]);
     else if (k == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (k == "--label") label = argv[i + 1];
+    else if (k == "--rate") rate = std::atof(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 64;
@@ -107,7 +119,7 @@ int main(int argc, char** argv) {
   }
   if (unix_path.empty() == tcp.empty() || connections < 1) {
     std::fprintf(stderr, "usage: policy_bench (--unix PATH | --tcp HOST:PORT) [--connections N] "
-                         "[--seconds S] [--label NAME]\n");
+                         "[--seconds S] [--label NAME] [--rate R]\n");
     return 64;
   }
   const unsigned kRequests = 100000;
@@ -118,7 +130,8 @@ int main(int argc, char** argv) {
   struct Conn {
     int fd;
     std::string in;
-    Clock::time_point sent;
+    Clock::time_point sent;  // when the outstanding request was due (open loop) or sent
+    bool busy = false;
   };
   std::vector<Conn> conns;
   std::vector<pollfd> pfds;
@@ -129,12 +142,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: cannot connect: %s\n", label.c_str(), std::strerror(errno));
       return 1;
     }
-    conns.push_back({fd, {}, {}});
+    conns.push_back({fd, {}, {}, false});
     pfds.push_back({fd, POLLIN, 0});
   }
-  auto send_next = [&](Conn& c) {
+  auto send_next = [&](Conn& c, Clock::time_point due) {
     const std::string& r = requests[next++ % kRequests];
-    c.sent = Clock::now();
+    c.sent = due;
+    c.busy = true;
     std::size_t off = 0;
     while (off < r.size()) {
       ssize_t n = write(c.fd, r.data() + off, r.size() - off);
@@ -152,8 +166,19 @@ int main(int argc, char** argv) {
   auto start = Clock::now();
   auto warm_until = start + std::chrono::seconds(1);
   auto end = warm_until + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  for (Conn& c : conns) send_next(c);
+  // Open loop: the k-th request is due at start + k / rate.
+  const bool open_loop = rate > 0;
+  const auto interval = open_loop ? std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(1.0 / rate))
+                                  : Clock::duration::zero();
+  Clock::time_point next_due = start;
+  std::vector<Clock::time_point> backlog;  // due, not yet sent (every connection busy)
+  std::size_t backlog_pos = 0;
+  unsigned long max_backlog = 0;
+  if (!open_loop)
+    for (Conn& c : conns) send_next(c, Clock::now());
   unsigned long counted = 0;
+  unsigned long all_answers = 0;  // warm-up included: what the server's CPU time was spent on
   char buf[65536];
   bool measuring = false;
   Clock::time_point measure_start;
@@ -164,7 +189,27 @@ int main(int argc, char** argv) {
       measure_start = now;
     }
     if (now >= end) break;
-    int n = poll(pfds.data(), pfds.size(), 1000);
+    timespec timeout{1, 0};
+    if (open_loop) {
+      while (next_due <= now) {
+        backlog.push_back(next_due);
+        next_due += interval;
+      }
+      for (Conn& c : conns) {
+        if (backlog_pos == backlog.size()) break;
+        if (!c.busy) send_next(c, backlog[backlog_pos++]);
+      }
+      if (backlog_pos == backlog.size()) {
+        backlog.clear();
+        backlog_pos = 0;
+      }
+      max_backlog = std::max<unsigned long>(max_backlog, backlog.size() - backlog_pos);
+      // Sleep until the next request is due (ppoll: microsecond resolution).
+      auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(next_due - Clock::now());
+      long long ns = std::max<long long>(0, wait.count());
+      timeout = timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    }
+    int n = ppoll(pfds.data(), pfds.size(), &timeout, nullptr);
     if (n <= 0) continue;
     for (std::size_t i = 0; i < pfds.size(); ++i) {
       if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -178,13 +223,16 @@ int main(int argc, char** argv) {
       std::size_t end_of_answer = c.in.find("\n\n");
       if (end_of_answer == std::string::npos) continue;
       auto done = Clock::now();
+      ++all_answers;
       if (measuring) {
         latencies_us.push_back(std::chrono::duration<double, std::micro>(done - c.sent).count());
         ++answers[classify(c.in.substr(0, end_of_answer))];
         ++counted;
       }
       c.in.erase(0, end_of_answer + 2);
-      send_next(c);
+      c.busy = false;
+      if (!open_loop) send_next(c, Clock::now());
+      else if (backlog_pos < backlog.size()) send_next(c, backlog[backlog_pos++]);
     }
   }
   double elapsed = std::chrono::duration<double>(Clock::now() - measure_start).count();
@@ -199,6 +247,8 @@ int main(int argc, char** argv) {
               label.c_str(), static_cast<double>(counted) / elapsed, pct(0.50), pct(0.99),
               pct(0.999), counted, elapsed, connections);
   for (const auto& [k, v] : answers) std::printf(" %s=%lu", k.c_str(), v);
+  if (open_loop) std::printf("  offered %.0f/s, largest backlog %lu", rate, max_backlog);
+  std::printf("  all %lu", all_answers);
   std::printf("\n");
   for (Conn& c : conns) close(c.fd);
   return 0;

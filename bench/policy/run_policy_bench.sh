@@ -7,17 +7,35 @@
 # reads a 1000-entry sender map — for this request mix the two agree (the answer counts printed
 # per row show it).
 #
-#   bench/policy/run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]
+#   bench/policy/run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS] [RATE]
 #
 # Rows: mailward-policyd with the memory store, with the embedded (LMDB) store, with Redis (a local
-# redis-server on a unix socket; its CPU is counted with the daemon's), and postfwd. Each row
-# prints decisions/s and latency (client side), then the server's CPU time per decision, read from
-# /proc (so "decisions per CPU-second" is the one-core figure even on a busy machine). Ratios at the
-# end. mailward-policyd is single-threaded; postfwd pre-forks children that may use both cores.
+# redis-server on a unix socket; its CPU is counted with the daemon's), and postfwd. Each service
+# runs two phases (README.md beside this script says why):
+#   saturated — closed loop, every connection sends its next request when the answer comes: the
+#     throughput. Prints decisions/s and latency (client side, mostly queueing), then the server's
+#     CPU time per decision from /proc ("decisions per CPU-second", the one-core figure).
+#   latency — open loop at a fixed offered RATE (default 5000 requests/s over the connections; for
+#     postfwd, which cannot keep up with that, POSTFWD_RATE, default 100/s): p50/p99/p99.9 of a
+#     service that is not saturated. With root, this phase runs client and server (and redis) under
+#     SCHED_FIFO (chrt) so other processes on a shared build machine do not preempt them; the
+#     output says whether it did (RT=0 switches it off).
+# With two cores or more, the server (and redis, and postfwd with its children) is pinned to CPU 1
+# and the client to CPU 0 (taskset; PIN=0 switches it off): "one core" is then literal.
 set -euo pipefail
-BUILD="${1:?usage: run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS]}"
+BUILD="${1:?usage: run_policy_bench.sh BUILD_DIR [SECONDS] [CONNECTIONS] [RATE]}"
 SECONDS_PER_ROW="${2:-5}"
 CONNS="${3:-8}"
+RATE="${4:-5000}"
+POSTFWD_RATE="${POSTFWD_RATE:-100}"
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_PIN=(taskset -c 1)
+  CLIENT_PIN=(taskset -c 0)
+fi
+USE_RT=0
+if [ "${RT:-1}" = 1 ] && [ "$(id -u)" = 0 ] && chrt -f 20 true 2>/dev/null; then USE_RT=1; fi
 POLICYD="$BUILD/policy/mailward-policyd"
 CLIENT="$BUILD/policy/policy_bench"
 [ -x "$POLICYD" ] || { echo "missing $POLICYD" >&2; exit 1; }
@@ -67,25 +85,46 @@ cpu_ticks() { # PID... -> utime+stime summed, in clock ticks
 }
 HZ="$(getconf CLK_TCK)"
 
-# run_row LABEL CPU_PIDS_FN CLIENT_ARGS...
+# run_row LABEL CPU_PIDS_FN CLIENT_ARGS...: the saturated phase, then the latency phase.
 results=()
+cpu_per_decision() { # BEFORE AFTER ALL_ANSWERS -> "CPU_S PER_CPU"
+  awk -v a="$2" -v b="$1" -v hz="$HZ" -v n="$3" 'BEGIN {
+    c = (a - b) / hz; if (c > 0) printf "%.2f %.0f", c, n / c; else printf "%.2f n/a", c }'
+}
+set_rt() { # fifo|other PID...
+  [ "$USE_RT" = 1 ] || return 0
+  local mode="$1" p t; shift
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*; do
+      if [ "$mode" = fifo ]; then chrt -f -p 20 "${t##*/}" 2>/dev/null || true
+      else chrt -o -p 0 "${t##*/}" 2>/dev/null || true; fi
+    done
+  done
+}
 run_row() {
   local label="$1" pids_fn="$2"; shift 2
-  local before after line rate
+  local before after line rate all cpu per_cpu
   before="$(cpu_ticks $($pids_fn))"
-  line="$("$CLIENT" "$@" --connections "$CONNS" --seconds "$SECONDS_PER_ROW" --label "$label")"
+  line="$("${CLIENT_PIN[@]}" "$CLIENT" "$@" --connections "$CONNS" --seconds "$SECONDS_PER_ROW" --label "$label")"
   after="$(cpu_ticks $($pids_fn))"
   rate="$(echo "$line" | awk '{print $2}')"
-  local count secs
-  count="$(echo "$line" | sed -E 's/.*\(([0-9]+) in ([0-9.]+) s.*/\1/')"
-  # CPU counted over warm-up + measurement: scale by the decisions answered in both (approximation:
-  # warm-up runs at the same rate, 1 s).
-  secs="$(echo "$line" | sed -E 's/.*\(([0-9]+) in ([0-9.]+) s.*/\2/')"
-  local cpu_s per_cpu
-  cpu_s="$(awk -v a="$after" -v b="$before" -v hz="$HZ" 'BEGIN { printf "%.2f", (a - b) / hz }')"
-  per_cpu="$(awk -v n="$count" -v s="$secs" -v c="$cpu_s" 'BEGIN { if (c > 0) printf "%.0f", n * (s + 1) / s / c; else print "n/a" }')"
+  all="$(sed -E 's/.* all ([0-9]+).*/\1/' <<<"$line")"
+  read -r cpu per_cpu <<<"$(cpu_per_decision "$before" "$after" "$all")"
   echo "$line"
-  echo "    server CPU ${cpu_s} s over $(awk -v s="$secs" 'BEGIN{printf "%.1f", s + 1}') s -> ${per_cpu} decisions per CPU-second"
+  echo "    saturated: server CPU ${cpu} s for ${all} answers -> ${per_cpu} decisions per CPU-second (load $(cut -d' ' -f1 /proc/loadavg))"
+  local offered="$RATE" lat_line rt_note="normal scheduling"
+  [ "$label" != "postfwd2-1.35" ] || offered="$POSTFWD_RATE"
+  set_rt fifo $($pids_fn)
+  local rt_cmd=()
+  if [ "$USE_RT" = 1 ]; then rt_cmd=(chrt -f 20); rt_note="SCHED_FIFO"; fi
+  before="$(cpu_ticks $($pids_fn))"
+  lat_line="$("${rt_cmd[@]}" "${CLIENT_PIN[@]}" "$CLIENT" "$@" --connections "$CONNS" --seconds "$SECONDS_PER_ROW" --label "$label" --rate "$offered")"
+  after="$(cpu_ticks $($pids_fn))"
+  set_rt other $($pids_fn)
+  all="$(sed -E 's/.* all ([0-9]+).*/\1/' <<<"$lat_line")"
+  read -r cpu lat_per_cpu <<<"$(cpu_per_decision "$before" "$after" "$all")"
+  echo "$lat_line"
+  echo "    latency at ${offered}/s offered ($rt_note): server CPU ${cpu} s -> ${lat_per_cpu} decisions per CPU-second (load $(cut -d' ' -f1 /proc/loadavg))"
   results+=("$label $rate $per_cpu")
 }
 
@@ -105,7 +144,7 @@ start_policyd() { # STORE_SECTION_LINES
     echo "limit = user messages 1000000/1h"
   } >"$work/policyd.conf"
   rm -f "$work/policy.sock"
-  "$POLICYD" --config "$work/policyd.conf" &
+  "${SERVER_PIN[@]}" "$POLICYD" --config "$work/policyd.conf" &
   POLICYD_PID=$!
   for _ in $(seq 1 50); do [ -S "$work/policy.sock" ] && break; sleep 0.1; done
   [ -S "$work/policy.sock" ] || { echo "mailward-policyd did not start" >&2; exit 1; }
@@ -114,7 +153,8 @@ stop_policyd() { kill "$POLICYD_PID"; wait "$POLICYD_PID" 2>/dev/null || true; P
 policyd_pids() { echo "$POLICYD_PID"; }
 
 echo "policy decisions over persistent connections: $CONNS connections, ${SECONDS_PER_ROW} s per row (+1 s warm-up)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "pinning: server ${SERVER_PIN[*]:-none}, client ${CLIENT_PIN[*]:-none}; latency phase at ${RATE}/s (postfwd ${POSTFWD_RATE}/s), $([ "$USE_RT" = 1 ] && echo SCHED_FIFO || echo normal scheduling)"
 
 start_policyd "backend = memory"
 run_row "mailward-policyd/mem" policyd_pids --unix "$work/policy.sock"
@@ -123,7 +163,7 @@ start_policyd "$(printf 'backend = embedded\npath = %s/state.mdb' "$work")"
 run_row "mailward-policyd/lmdb" policyd_pids --unix "$work/policy.sock"
 stop_policyd
 if command -v redis-server >/dev/null; then
-  redis-server --port 0 --unixsocket "$work/redis.sock" --unixsocketperm 700 --save "" \
+  "${SERVER_PIN[@]}" redis-server --port 0 --unixsocket "$work/redis.sock" --unixsocketperm 700 --save "" \
     --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
   REDIS_PID=$!
   for _ in $(seq 1 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
@@ -145,7 +185,7 @@ chmod 0644 "$work/postfwd.rules"
 # postfwd's rate() needs its cache daemon, which --nodaemon does not start: run it daemonised with
 # a pid file; --cache=0 switches its request cache off (every request is decided, as ours are).
 PF_PORT=10045
-postfwd --file="$work/postfwd.rules" --server_socket "tcp:127.0.0.1:$PF_PORT" \
+"${SERVER_PIN[@]}" postfwd --file="$work/postfwd.rules" --server_socket "tcp:127.0.0.1:$PF_PORT" \
   --cache_socket "tcp:127.0.0.1:10043" --cache=0 --norulestats --nodns -u nobody -g nogroup \
   --pidfile "$work/postfwd.pid" >"$work/postfwd.log" 2>&1
 for _ in $(seq 1 50); do [ -s "$work/postfwd.pid" ] && ss -Hltn "src 127.0.0.1:$PF_PORT" | grep -q . && break; sleep 0.1; done

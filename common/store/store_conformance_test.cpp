@@ -4,6 +4,7 @@
 // the server's clock, so expiry tests use TTLs of one or two seconds).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "common/store/store.h"
@@ -209,6 +210,81 @@ TYPED_TEST(StoreConformance, ConcurrentAddsAreAtomic) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(this->get({"shared"}), (std::vector<std::int64_t>{kThreads * kPer}));
+}
+
+// take_chains: chains in order, each stopping at its first refusal; the same state as take() one
+// by one (the embedded store runs the batch in one transaction, Redis in one pipeline).
+TYPED_TEST(StoreConformance, TakeChainsStopAtFirstRefusalInOrder) {
+  const auto t0 = Clock::time_point(seconds(1'800'000'000));
+  const BucketSpec a3{3, 1}, b1{1, 1}, y5{5, 1};
+  const std::vector<BucketTake> ab{{"a", a3, 1}, {"b", b1, 1}};
+  const std::vector<BucketTake> xy{{"x", BucketSpec{1, 1}, 1}, {"y", y5, 1}};
+  // Four chains in one batch: ab, ab, xy, xy.
+  const std::vector<BucketChain> chains{ab, ab, xy, xy};
+  auto res = this->store_->take_chains(chains, t0);
+  ASSERT_EQ(res.size(), 4u);
+  for (const auto& r : res) ASSERT_EQ(r.status, Status::ok) << r.detail;
+  // 1st ab: a 3->2, b 1->0, allowed; decided_by = last index.
+  EXPECT_TRUE(res[0].value.allowed);
+  EXPECT_EQ(res[0].value.decided_by, 1u);
+  EXPECT_DOUBLE_EQ(res[0].value.outcome.remaining, 0.0);
+  // 2nd ab: a 2->1 taken (kept), b refused.
+  EXPECT_FALSE(res[1].value.allowed);
+  EXPECT_EQ(res[1].value.decided_by, 1u);
+  EXPECT_EQ(res[1].value.outcome.retry_after, milliseconds(1000));
+  // 1st xy: x 1->0, y 5->4. 2nd xy: x refused, y not attempted.
+  EXPECT_TRUE(res[2].value.allowed);
+  EXPECT_FALSE(res[3].value.allowed);
+  EXPECT_EQ(res[3].value.decided_by, 0u);
+  EXPECT_DOUBLE_EQ(res[3].value.outcome.remaining, 0.0);
+  // The state one by one would have left: a 1, y 4.
+  auto a = this->store_->take("a", a3, 1, t0);
+  ASSERT_TRUE(a.ok()) << a.detail;
+  EXPECT_DOUBLE_EQ(a.value.remaining, 0.0);
+  auto y = this->store_->take("y", y5, 1, t0);
+  ASSERT_TRUE(y.ok()) << y.detail;
+  EXPECT_DOUBLE_EQ(y.value.remaining, 3.0);
+  EXPECT_TRUE(this->store_->take_chains({}, t0).empty());
+}
+
+TYPED_TEST(StoreConformance, TakeChainsWrongTypeFailsOnlyItsChain) {
+  const auto t0 = Clock::time_point(seconds(1'800'000'000));
+  this->add({{"ctr", 1, seconds(0)}});
+  const std::vector<BucketTake> bad{{"ctr", BucketSpec{1, 1}, 1}};
+  const std::vector<BucketTake> good{{"ok", BucketSpec{2, 1}, 1}};
+  const std::vector<BucketChain> chains{good, bad, good};
+  auto res = this->store_->take_chains(chains, t0);
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_EQ(res[0].status, Status::ok) << res[0].detail;
+  EXPECT_TRUE(res[0].value.allowed);
+  EXPECT_EQ(res[1].status, Status::error);
+  EXPECT_FALSE(res[1].detail.empty());
+  EXPECT_EQ(res[2].status, Status::ok) << res[2].detail;
+  EXPECT_TRUE(res[2].value.allowed);
+  EXPECT_DOUBLE_EQ(res[2].value.outcome.remaining, 0.0);
+  EXPECT_EQ(this->get({"ctr"}), (std::vector<std::int64_t>{1}));  // untouched
+}
+
+// Several threads (one store) taking from one bucket in batches: exactly its capacity allowed.
+TYPED_TEST(StoreConformance, ConcurrentTakeChainsNeverOverAllow) {
+  const auto t0 = Clock::time_point(seconds(1'800'000'000));
+  const std::vector<BucketTake> one{{"shared-bucket", BucketSpec{100, 0}, 1}};
+  constexpr int kThreads = 4, kBatches = 20, kPerBatch = 5;  // 400 takes for 100 tokens
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      const std::vector<BucketChain> batch(kPerBatch, BucketChain(one));
+      for (int b = 0; b < kBatches; ++b) {
+        for (const auto& r : this->store_->take_chains(batch, t0)) {
+          ASSERT_TRUE(r.ok()) << r.detail;
+          if (r.value.allowed) ++allowed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(allowed.load(), 100);
 }
 
 TYPED_TEST(StoreConformance, DescribeNamesBackend) {

@@ -254,5 +254,111 @@ TEST(PolicyEngine, SocketmapRouting) {
   EXPECT_EQ(off.socketmap_reply({"relayhost", "<>"}), "NOTFOUND ");
 }
 
+// A store that counts take_chains calls (the batch must reach the store in one call).
+class CountingStore : public store::Store {
+ public:
+  explicit CountingStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
+  store::Result<std::vector<std::int64_t>> add(std::span<const store::CounterUpdate> u) override {
+    return inner_->add(u);
+  }
+  store::Result<std::vector<std::int64_t>> get(std::span<const std::string> k) override {
+    return inner_->get(k);
+  }
+  store::Result<store::BucketOutcome> take(std::string_view key, const store::BucketSpec& spec,
+                                           double cost, store::Clock::time_point now) override {
+    return inner_->take(key, spec, cost, now);
+  }
+  std::vector<store::Result<store::ChainOutcome>> take_chains(
+      std::span<const store::BucketChain> chains, store::Clock::time_point now) override {
+    ++calls;
+    chain_sizes.push_back(chains.size());
+    return inner_->take_chains(chains, now);
+  }
+  store::Result<bool> erase(std::span<const std::string> k) override { return inner_->erase(k); }
+  std::string describe() const override { return "counting"; }
+  int calls = 0;
+  std::vector<std::size_t> chain_sizes;
+
+ private:
+  std::unique_ptr<store::Store> inner_;
+};
+
+// evaluate_batch decides exactly as evaluate() one by one, with one store call per batch (split
+// only where a message's second recipient must see the first counted).
+TEST(PolicyEngine, BatchDecidesAsOneByOne) {
+  const std::string conf =
+      "[policy]\nchecks = relay, sender, rate\nlocal_domains = ex.org\nsender_map = x\n"
+      "limit = user messages 2/1h\nlimit = client recipients 5/1h\n";
+  std::vector<Request> reqs = {
+      rcpt("203.0.113.9", "alice@ex.org", "alice@ex.org", "a@x.example", "m1"),
+      rcpt("203.0.113.9", "alice@ex.org", "alice@ex.org", "b@x.example", "m1"),  // same message
+      rcpt("203.0.113.9", "", "x@y.example", "v@victim.example", "m2"),          // relay refused
+      rcpt("203.0.113.9", "alice@ex.org", "bob@ex.org", "a@x.example", "m3"),    // sender refused
+      rcpt("203.0.113.9", "alice@ex.org", "alice@ex.org", "a@x.example", "m4"),
+      rcpt("203.0.113.9", "alice@ex.org", "alice@ex.org", "a@x.example", "m5"),  // user over
+      rcpt("203.0.113.9", "admin@ex.org", "admin@ex.org", "a@x.example", "m6"),
+      rcpt("203.0.113.9", "admin@ex.org", "admin@ex.org", "b@x.example", "m6"),
+      rcpt("203.0.113.9", "admin@ex.org", "admin@ex.org", "c@x.example", "m6"),  // client over
+      rcpt("203.0.113.9", "", "x@y.example", "bob@ex.org", "m7"),  // no user: client limit only
+  };
+  SenderMap map;
+  std::string error;
+  ASSERT_TRUE(SenderMap::parse("alice@ex.org alice@ex.org\n@ex.org admin@ex.org\n", "s", map,
+                               error));
+  auto one_store = store::open_memory_store([] { return kT0; });
+  PolicyEngine one(settings_from(conf), one_store.get(), map);
+  std::vector<Decision> expected;
+  for (const Request& r : reqs) expected.push_back(one.evaluate(r, kT0));
+
+  CountingStore batch_store(store::open_memory_store([] { return kT0; }));
+  PolicyEngine batch(settings_from(conf), &batch_store, map);
+  std::vector<const Request*> ptrs;
+  for (const Request& r : reqs) ptrs.push_back(&r);
+  std::vector<Decision> got = batch.evaluate_batch(ptrs, kT0);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].action, expected[i].action) << i;
+    EXPECT_EQ(got[i].check, expected[i].check) << i;
+    EXPECT_EQ(got[i].reason, expected[i].reason) << i;
+  }
+  EXPECT_EQ(expected[5].action,
+            "450 4.7.1 rate limit exceeded for user alice@ex.org (user messages 2/1h), try again "
+            "later");
+  EXPECT_EQ(expected[8].action,
+            "450 4.7.1 rate limit exceeded for client 203.0.113.9 (client recipients 5/1h), try "
+            "again later");
+  // m1's and m6's second recipients split the batch: [m1] [m1 m4 m5 m6] [m6] [m6 m7].
+  EXPECT_EQ(batch_store.calls, 4);
+  EXPECT_EQ(batch_store.chain_sizes, (std::vector<std::size_t>{1, 4, 1, 2}));
+}
+
+// A store that is down fails every chain of the batch: fail_mode applies to each request.
+TEST(PolicyEngine, BatchWithStoreDown) {
+  class UnreachableStore : public CountingStore {
+   public:
+    UnreachableStore() : CountingStore(store::open_memory_store()) {}
+    std::vector<store::Result<store::ChainOutcome>> take_chains(
+        std::span<const store::BucketChain> chains, store::Clock::time_point) override {
+      std::vector<store::Result<store::ChainOutcome>> out(chains.size());
+      for (auto& r : out) {
+        r.status = store::Status::unavailable;
+        r.detail = "down";
+      }
+      return out;
+    }
+  } down;
+  PolicyEngine e(settings_from("[policy]\nchecks = rate\nlimit = user messages 1/1h\n"
+                               "[store]\nfail_mode = refuse\n"),
+                 &down, {});
+  const Request a = rcpt("203.0.113.9", "alice@ex.org", "alice@ex.org", "a@x", "m1");
+  const Request b = rcpt("203.0.113.9", "bob@ex.org", "bob@ex.org", "a@x", "m2");
+  const Request* ptrs[] = {&a, &b};
+  auto got = e.evaluate_batch(ptrs, kT0);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Decision& d : got)
+    EXPECT_EQ(d.action, "DEFER_IF_PERMIT 4.3.0 rate limit state unavailable, try again later");
+  EXPECT_EQ(e.store_failures(), 2u);
+}
+
 }  // namespace
 }  // namespace mailward::policy

@@ -14,6 +14,7 @@
 
 #include "common/log/log.h"
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -248,6 +249,61 @@ TEST(ServerHosting, ForeignSessionOnUnixSocket) {
   close(fd);
   server.stop();
   t.join();
+}
+
+// Many connections sending pipelined requests at once against one limit in the embedded store:
+// the loop decides each turn's requests as one batch (one LMDB transaction), and exactly the
+// limit's worth of messages passes — no more, no fewer.
+TEST(ServerBatching, ConcurrentConnectionsShareOneLimitExactly) {
+  log::Settings quiet;
+  quiet.min_level = log::Level::fatal;
+  log::init(quiet);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("mw-policy-batch-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto st = store::open_lmdb_store(store::LmdbSettings{(dir / "state.mdb").string(), 16u << 20});
+  PolicyEngine engine(load_policy_settings(config::Config::parse(
+                          "[policy]\nchecks = rate\nlimit = client messages 50/1d\n", "t.conf")),
+                      st.get(), SenderMap{});
+  PolicyServer server(engine, ServerSettings{});
+  const std::string path = (dir / "p.sock").string();
+  std::string error;
+  ASSERT_TRUE(server.listen_policy_unix(path, 0600, "", error)) << error;
+  std::thread loop([&] { server.run(); });
+  constexpr int kConnections = 16, kRounds = 4, kPipelined = 5;  // 320 messages for 50 tokens
+  std::atomic<int> passed{0}, deferred{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kConnections; ++c) {
+    clients.emplace_back([&, c] {
+      int fd = connect_unix(path);
+      ASSERT_GE(fd, 0);
+      for (int round = 0; round < kRounds; ++round) {
+        std::string batch;
+        for (int k = 0; k < kPipelined; ++k) {
+          std::string r = request("198.51.100.7", "a@x.example");
+          const std::string instance = "instance=" + std::to_string(c) + "." +
+                                       std::to_string(round) + "." + std::to_string(k);
+          r.replace(r.find("instance=1"), 10, instance);
+          batch += r;
+        }
+        send_all(fd, batch);
+        std::string got = read_answers(fd, kPipelined);
+        for (std::size_t p = 0; (p = got.find("action=", p)) != std::string::npos; p += 7) {
+          if (got.compare(p, 12, "action=DUNNO") == 0) ++passed;
+          else if (got.compare(p, 14, "action=450 4.7") == 0) ++deferred;
+          else ++other;
+        }
+      }
+      close(fd);
+    });
+  }
+  for (auto& t : clients) t.join();
+  server.stop();
+  loop.join();
+  EXPECT_EQ(passed.load(), 50);
+  EXPECT_EQ(deferred.load(), kConnections * kRounds * kPipelined - 50);
+  EXPECT_EQ(other.load(), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
