@@ -13,6 +13,8 @@ inline constexpr const char* kDovecotConfFile = "conf.d/90-mailward.conf";
 inline constexpr const char* kImapsieveDir = "/usr/lib/mailward/imapsieve";
 // Dovecot's auth_policy_hash_nonce, read by Dovecot with `< FILE`; generated (0600) when absent.
 inline constexpr const char* kAuthPolicyNonceFile = "/etc/mailward/dovecot-auth-policy.nonce";
+// auth_policy_server_api_header ("X-Api-Key: KEY" from [auth-policy]), read by Dovecot with `< FILE`.
+inline constexpr const char* kAuthPolicyHeaderFile = "/etc/mailward/dovecot-auth-policy.header";
 // Postfix's default queue directory (Debian's chroot for smtpd, cleanup, lmtp).
 inline constexpr const char* kPostfixQueueDir = "/var/spool/postfix";
 

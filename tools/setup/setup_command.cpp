@@ -3,13 +3,23 @@
 // dns_records.h) decide.
 #include "tools/setup/setup_command.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "common/config/config.h"
+#include "common/util/text.h"
+#include "tools/setup/dovecot_conf.h"
 #include "tools/setup/paths.h"
 #include "tools/setup/postfix_io.h"
 #include "tools/setup/postfix_plan.h"
@@ -75,7 +85,7 @@ std::optional<Args> parse_args(const std::vector<std::string>& args, std::size_t
 const char kSetupUsage[] =
     "usage: mailward setup postfix [--apply] [--postfix-dir DIR] [--config FILE]\n"
     "       mailward setup dovecot [--apply] [--dovecot-dir DIR] [--config FILE] [--imapsieve-dir DIR]\n"
-    "                              [--nonce-file FILE]\n"
+    "                              [--nonce-file FILE] [--header-file FILE]\n"
     "Without --apply: print what would change. With --apply: make the changes (a backup of every file\n"
     "changed is kept beside it); a second run says \"nothing to change\".\n";
 
@@ -163,6 +173,199 @@ int setup_postfix(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+
+std::optional<std::string> read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes PATH.mailward-new with `mode`, fsyncs it and renames it over PATH.
+bool write_file(const std::string& path, const std::string& content, mode_t mode, std::string& error) {
+  std::string tmp = path + ".mailward-new";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) {
+    error = "cannot write " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = fchmod(fd, mode) == 0;
+  std::size_t done = 0;
+  while (ok && done < content.size()) {
+    ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  ok = ok && fsync(fd) == 0;
+  int saved = errno;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) saved = errno;
+    unlink(tmp.c_str());
+    error = "cannot write " + path + ": " + std::strerror(saved);
+    return false;
+  }
+  return true;
+}
+
+// 32 random bytes as hex, from the kernel.
+std::string random_hex(std::string& error) {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  unsigned char bytes[32];
+  if (!in.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
+    error = "cannot read /dev/urandom";
+    return {};
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// `doveconf -c CONF -h NAME` -> value; false with `error` when doveconf fails.
+bool doveconf_value(const std::string& conf, const std::string& name, std::string& value, std::string& error) {
+  std::vector<std::string> argv = {"doveconf", "-c", conf, "-h", name};
+  ProgramResult r = run_program(argv);
+  if (r.status != 0) {
+    error = shell_words(argv) + " failed (exit " + std::to_string(r.status) + "): " + std::string(text::trim(r.err));
+    return false;
+  }
+  value = std::string(text::trim(r.out));
+  return true;
+}
+
+int setup_dovecot(const Args& a, std::ostream& out, std::ostream& err) {
+  std::string dir = a.get("--dovecot-dir", kDovecotDir);
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string conf = dir + "/dovecot.conf";
+  const std::string target = dir + "/" + kDovecotConfFile;
+  const bool apply = a.has("--apply");
+  if (!fs::exists(conf)) {
+    err << "mailward setup dovecot: " << conf << " does not exist: name Dovecot's directory with --dovecot-dir\n";
+    return kExitFailed;
+  }
+  if (!fs::is_directory(fs::path(target).parent_path())) {
+    err << "mailward setup dovecot: " << fs::path(target).parent_path().string()
+        << " does not exist (Debian's dovecot.conf includes conf.d/*.conf)\n";
+    return kExitFailed;
+  }
+  std::string described;
+  config::Config cfg = load_config(a, described);
+  AuthPolicyWanted auth = auth_policy_from_config(cfg);
+
+  DovecotInputs in;
+  in.mailward_config = a.get("--config", kMailwardConfig);
+  in.imapsieve_dir = a.get("--imapsieve-dir", kImapsieveDir);
+  in.imapsieve = fs::exists(in.imapsieve_dir + "/report-spam.sieve") && fs::exists(in.imapsieve_dir + "/report-ham.sieve");
+  std::string error, value;
+  for (auto [name, list] : {std::pair{"plugin/sieve_plugins", &in.current_sieve_plugins},
+                            std::pair{"plugin/sieve_extensions", &in.current_sieve_extensions},
+                            std::pair{"plugin/sieve_global_extensions", &in.current_sieve_global_extensions}}) {
+    if (!doveconf_value(conf, name, value, error)) {
+      err << "mailward setup dovecot: the current configuration does not parse: " << error << "\n";
+      return kExitFailed;
+    }
+    *list = split_words(value);
+  }
+  if (auth.configured) {
+    in.auth_policy_url = auth.url;
+    in.api_header_file = a.get("--header-file", kAuthPolicyHeaderFile);
+    in.nonce_file = a.get("--nonce-file", kAuthPolicyNonceFile);
+  }
+  const std::string text = render_dovecot_conf(in);
+  std::optional<std::string> existing = read_whole(target);
+  const bool conf_changes = !existing || *existing != text;
+  // The secrets Dovecot reads with `<FILE` (mode 0600): the header line from [auth-policy], the nonce
+  // generated once and then left to the administrator.
+  const bool header_changes = auth.configured && read_whole(in.api_header_file) != std::optional(auth.header_line);
+  const bool nonce_missing = auth.configured && !fs::exists(in.nonce_file);
+
+  out << "# mailward setup dovecot: " << dir << ", configuration " << described << "\n";
+  if (!in.imapsieve)
+    print_comment(out, "note: imapsieve learning left out: " + in.imapsieve_dir +
+                           "/report-spam.sieve and report-ham.sieve are not installed (--imapsieve-dir)");
+  if (!auth.configured)
+    print_comment(out, "note: no [auth-policy] section in " + described + ": no authentication policy");
+  if (!conf_changes && !header_changes && !nonce_missing) {
+    out << "nothing to change: " << target << " is up to date\n";
+    return 0;
+  }
+  if (conf_changes) {
+    print_comment(out, target + (existing ? " (differs: the old file is backed up):" : " (new):"));
+    out << text;
+  }
+  if (header_changes) print_comment(out, in.api_header_file + ": the auth-policy key header for Dovecot (0600)");
+  if (nonce_missing) print_comment(out, in.nonce_file + ": a new random auth_policy_hash_nonce (0600)");
+  if (!apply) {
+    out << "run again with --apply to write " << (conf_changes ? target : std::string("the files")) << "\n";
+    return 0;
+  }
+  std::string backup;
+  if (auth.configured) {
+    if (header_changes && !write_file(in.api_header_file, auth.header_line, 0600, error)) {
+      err << "mailward setup dovecot: " << error << "\n";
+      return kExitFailed;
+    }
+    if (nonce_missing) {
+      std::string nonce = random_hex(error);
+      if (nonce.empty() || !write_file(in.nonce_file, nonce, 0600, error)) {
+        err << "mailward setup dovecot: " << error << "\n";
+        return kExitFailed;
+      }
+    }
+  }
+  if (conf_changes) {
+    if (existing) {
+      backup = backup_file(target, std::time(nullptr), error);
+      if (backup.empty()) {
+        err << "mailward setup dovecot: " << error << "\n";
+        return kExitFailed;
+      }
+      print_comment(out, "backup: " + backup);
+    }
+    if (!write_file(target, text, 0644, error)) {
+      err << "mailward setup dovecot: " << error << "\n";
+      return kExitFailed;
+    }
+  }
+  // Check: Dovecot parses the result, and our plugin list is what it uses (a file read after ours could
+  // set sieve_plugins again). On failure the previous file is put back.
+  std::vector<std::string> check = {"doveconf", "-c", conf, "-n"};
+  ProgramResult r = run_program(check);
+  std::string problem;
+  if (r.status != 0) {
+    problem = "Dovecot does not accept the result: " + shell_words(check) + ": " + std::string(text::trim(r.err));
+  } else if (!doveconf_value(conf, "plugin/sieve_plugins", value, error)) {
+    problem = error;
+  } else if (std::vector<std::string> w = split_words(value);
+             std::find(w.begin(), w.end(), "sieve_mailward") == w.end()) {
+    problem = "Dovecot's effective sieve_plugins is \"" + value + "\": a file read after " + target +
+              " sets it again; add sieve_mailward there";
+  }
+  if (!problem.empty()) {
+    std::string undo_error;
+    if (conf_changes) {
+      if (existing)
+        write_file(target, *existing, 0644, undo_error);
+      else
+        unlink(target.c_str());
+    }
+    err << "mailward setup dovecot: " << problem << " (" << target << " "
+        << (conf_changes ? (existing ? "restored" : "removed") : "unchanged") << ")\n";
+    return kExitFailed;
+  }
+  out << "written; reload Dovecot to use it: " << (dir == kDovecotDir ? std::string("doveadm reload") : "doveadm -c " + conf + " reload") << "\n";
+  if (in.imapsieve)
+    out << "compile the imapsieve scripts once as root: sievec " << in.imapsieve_dir << "/report-spam.sieve; sievec "
+        << in.imapsieve_dir << "/report-ham.sieve\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_setup_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -181,6 +384,18 @@ int run_setup_command(const std::vector<std::string>& args, std::ostream& out, s
         return 0;
       }
       return setup_postfix(*a, out, err);
+    }
+    if (args[0] == "dovecot") {
+      auto a = parse_args(args, 1,
+                          {"--dovecot-dir", "--config", "--imapsieve-dir", "--nonce-file", "--header-file"},
+                          {"--apply", "--help"}, problem);
+      if (!a || !a->positional.empty())
+        return usage(err, a ? "unexpected argument " + a->positional.front() : problem);
+      if (a->has("--help")) {
+        out << kSetupUsage;
+        return 0;
+      }
+      return setup_dovecot(*a, out, err);
     }
     return usage(err, "unknown setup target '" + args[0] + "' (postfix or dovecot)");
   } catch (const config::ConfigError& e) {
