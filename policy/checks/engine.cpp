@@ -13,8 +13,10 @@ namespace {
 
 constexpr std::size_t kCountedPerGeneration = 32768;
 
+// Never 0 (the empty slot of HashGeneration).
 std::uint64_t instance_hash(std::string_view instance) {
-  return static_cast<std::uint64_t>(std::hash<std::string_view>{}(instance));
+  const auto h = static_cast<std::uint64_t>(std::hash<std::string_view>{}(instance));
+  return h == 0 ? 1 : h;
 }
 
 store::BucketSpec spec_of(const RateLimit& limit) {
@@ -230,9 +232,36 @@ Decision PolicyEngine::sender(const Request& r) const {
           "sender", "sender not mapped to this user in the sender map"};
 }
 
+bool PolicyEngine::HashGeneration::contains(std::uint64_t h) const noexcept {
+  if (slots_.empty()) return false;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == h) return true;
+    if (slots_[i] == 0) return false;  // never full: at most half the slots are used
+  }
+}
+
+void PolicyEngine::HashGeneration::insert(std::uint64_t h) {
+  if (slots_.empty()) slots_.assign(2 * kCountedPerGeneration, 0);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == h) return;
+    if (slots_[i] == 0) {
+      slots_[i] = h;
+      ++size_;
+      return;
+    }
+  }
+}
+
+void PolicyEngine::HashGeneration::clear() {
+  std::fill(slots_.begin(), slots_.end(), 0);
+  size_ = 0;
+}
+
 void PolicyEngine::remember_instance(const std::string& instance) {
   if (counted_now_.size() >= kCountedPerGeneration) {
-    counted_before_.swap(counted_now_);
+    std::swap(counted_before_, counted_now_);
     counted_now_.clear();
   }
   counted_now_.insert(instance_hash(instance));
@@ -240,7 +269,7 @@ void PolicyEngine::remember_instance(const std::string& instance) {
 
 bool PolicyEngine::counted(const std::string& instance) const {
   const std::uint64_t h = instance_hash(instance);
-  return counted_now_.count(h) != 0 || counted_before_.count(h) != 0;
+  return counted_now_.contains(h) || counted_before_.contains(h);
 }
 
 // rate: token buckets (store::Store::take_chains) of `count` tokens refilled over `window`, one

@@ -91,11 +91,23 @@ class PolicyEngine {
   store::Store* store_;
   SenderMap sender_map_;
   // Instances (messages) already counted at RCPT, bounded: two generations of 64-bit hashes of
-  // the instance text; when the current one holds 32768 the older is dropped, so the last
-  // 32768..65536 messages are remembered. (A hash collision between two remembered instances,
-  // about 2^-49 per message, would leave one message uncounted.)
-  std::unordered_set<std::uint64_t> counted_now_;
-  std::unordered_set<std::uint64_t> counted_before_;
+  // the instance text, each a flat open-addressing table (linear probing, 65536 slots, at most
+  // half full); when the current one holds 32768 the older is dropped, so the last 32768..65536
+  // messages are remembered. (A hash collision between two remembered instances, about 2^-49
+  // per message, would leave one message uncounted.)
+  class HashGeneration {
+   public:
+    bool contains(std::uint64_t h) const noexcept;
+    void insert(std::uint64_t h);  // h != 0
+    std::size_t size() const noexcept { return size_; }
+    void clear();
+
+   private:
+    std::vector<std::uint64_t> slots_;  // 0 = empty; allocated on first insert
+    std::size_t size_ = 0;
+  };
+  HashGeneration counted_now_;
+  HashGeneration counted_before_;
   std::vector<std::string> limit_key_prefix_;  // per limit: policy:rate:user:messages:100/3600:
   unsigned long long store_failures_ = 0;
   std::string passed_reason_;  // "passed relay, sender, rate": the reason of a final DUNNO

@@ -360,5 +360,32 @@ TEST(PolicyEngine, BatchWithStoreDown) {
   EXPECT_EQ(e.store_failures(), 2u);
 }
 
+// Counted instances are remembered for at least 32768 later messages and forgotten after 65536.
+TEST(PolicyEngine, CountedInstancesAreBounded) {
+  auto st = store::open_memory_store([] { return kT0; });
+  PolicyEngine e(settings_from("[policy]\nchecks = rate\nlimit = user messages 1000000/1d\n"),
+                 st.get(), {});
+  const std::string key = "policy:rate:user:messages:1000000/86400:alice@ex.org";
+  auto tokens = [&] {
+    auto r = st->take(key, store::BucketSpec{1000000, 1000000.0 / 86400}, 0, kT0);
+    EXPECT_TRUE(r.ok()) << r.detail;
+    return r.value.remaining;
+  };
+  auto send = [&](const std::string& instance) {
+    return e.evaluate(rcpt("203.0.113.9", "alice@ex.org", "alice@ex.org", "a@x", instance), kT0)
+        .action;
+  };
+  ASSERT_EQ(send("first"), "DUNNO");
+  for (int i = 0; i < 40000; ++i) ASSERT_EQ(send("m" + std::to_string(i)), "DUNNO");
+  const double before = tokens();
+  EXPECT_EQ(before, 1000000.0 - 40001);
+  EXPECT_EQ(send("first"), "DUNNO");  // 40000 messages later: still known, not counted again
+  EXPECT_EQ(tokens(), before);
+  for (int i = 40000; i < 70000; ++i) ASSERT_EQ(send("m" + std::to_string(i)), "DUNNO");
+  const double later = tokens();
+  EXPECT_EQ(send("first"), "DUNNO");  // 70000 messages later: forgotten, counted as new
+  EXPECT_EQ(tokens(), later - 1);
+}
+
 }  // namespace
 }  // namespace mailward::policy

@@ -146,6 +146,8 @@ ParseError RequestParser::line(std::string_view text, std::vector<Request>& out)
     out.push_back(std::move(current_));
     current_ = Request{};
     seen_.clear();
+    seen_names_.clear();
+    for (std::uint64_t& w : seen_bits_) w = 0;
     request_bytes_ = 0;
     return ParseError::none;
   }
@@ -161,11 +163,20 @@ ParseError RequestParser::line(std::string_view text, std::vector<Request>& out)
   if (++current_.attribute_count > limits_.max_attributes)
     return fail(ParseError::too_many_attributes,
                 "more than " + std::to_string(limits_.max_attributes) + " attributes");
-  std::uint64_t h = fnv1a(name);
-  for (const auto& [seen_hash, seen_name] : seen_)
-    if (seen_hash == h && seen_name == name)
-      return fail(ParseError::duplicate_attribute, "attribute " + std::string(name) + " repeated");
-  seen_.emplace_back(h, name);
+  const std::uint64_t h = fnv1a(name);
+  std::uint64_t& word = seen_bits_[(h >> 6) & 3];
+  const std::uint64_t bit = std::uint64_t{1} << (h & 63);
+  if (word & bit) {
+    for (const Seen& seen : seen_)
+      if (seen.hash == h && std::string_view(seen_names_).substr(seen.offset, seen.size) == name)
+        return fail(ParseError::duplicate_attribute,
+                    "attribute " + std::string(name) + " repeated");
+  }
+  word |= bit;
+  // Names are at most max_line bytes and a request at most max_request: offsets fit 32 bits.
+  seen_.push_back({h, static_cast<std::uint32_t>(seen_names_.size()),
+                   static_cast<std::uint32_t>(name.size())});
+  seen_names_.append(name);
   if (std::string* field = field_for(current_, name)) field->assign(value);
   return ParseError::none;
 }

@@ -84,8 +84,17 @@ class RequestParser {
   Limits limits_;
   Request current_;
   // Names in the current request, for the duplicate check: a hash per name, the name itself only
-  // compared when two hashes are equal.
-  std::vector<std::pair<std::uint64_t, std::string>> seen_;
+  // compared when two hashes are equal. The names are kept back to back in seen_names_ (no
+  // allocation per name once warm); seen_bits_ is a 256-bit filter of the hashes, so most names
+  // need no scan at all.
+  struct Seen {
+    std::uint64_t hash;
+    std::uint32_t offset;
+    std::uint32_t size;
+  };
+  std::vector<Seen> seen_;
+  std::string seen_names_;
+  std::uint64_t seen_bits_[4] = {0, 0, 0, 0};
   std::string line_;               // partial line carried between feed() calls
   std::size_t request_bytes_ = 0;
   ParseError error_ = ParseError::none;
