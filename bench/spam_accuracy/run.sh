@@ -27,35 +27,43 @@ if [[ ! -s $CACHE/rspamd.tsv ]]; then "$HERE/reference.sh" "$W/split" "$CACHE" r
 if [[ ! -s $CACHE/sa.tsv ]]; then "$HERE/reference.sh" "$W/split" "$CACHE" sa; fi
 echo
 echo "== accuracy (train on train/, measure on test/) =="
-"$BIN/spam_accuracy" "$W/split" --ref "$CACHE"
+"$BIN/spam_accuracy" "$W/split" --ref "$CACHE" | tee "$W/accuracy.out"
 
 echo
 echo "== mailward spam learn / score (LMDB store, full score: rules + GTUBE + Bayes) =="
-cputime() {  # prints "user+sys seconds" of a command, its stdout to $OUT_FILE
-  /usr/bin/time -f '%U %S %M' -o "$W/time" "$@" > "$OUT_FILE"
-  awk '{printf "%.3f %d\n", $1 + $2, $3}' "$W/time"
+cputime() {  # prints "user+sys seconds, max RSS KB, wall seconds" of a command, its stdout to $OUT_FILE
+  /usr/bin/time -f '%U %S %M %e' -o "$W/time" "$@" > "$OUT_FILE"
+  awk '{printf "%.3f %d %.3f\n", $1 + $2, $3, $4}' "$W/time"
 }
 OUT_FILE=$W/learn.out
-read -r learn_cpu learn_kb < <(cputime "$BIN/mailward-spam" learn --state "$W/state.mdb" \
+read -r learn_cpu learn_kb learn_wall < <(cputime "$BIN/mailward-spam" learn --state "$W/state.mdb" \
   --spam "$W/split/train/spam" --ham "$W/split/train/ham")
 cat "$W/learn.out"
 n_train=$(( $(ls "$W/split/train/spam" | wc -l) + $(ls "$W/split/train/ham" | wc -l) ))
 OUT_FILE=$W/test.out
-read -r _ _ < <(cputime "$BIN/mailward-spam" score --state "$W/state.mdb" "$W"/split/test/spam/* "$W"/split/test/ham/*)
+read -r _ _ _ < <(cputime "$BIN/mailward-spam" score --state "$W/state.mdb" "$W"/split/test/spam/* "$W"/split/test/ham/*)
 awk -F'\t' -v pfx="$W/split/test/" '
   { lab = substr($1, length(pfx) + 1); sub(/\/.*/, "", lab); n[lab]++; if ($3 == "spam") s[lab]++; if ($2 + 0 >= 15) r[lab]++ }
   END { printf "full score at default threshold 5.0: %d/%d spam, %d/%d ham; ham >= 15 (reject): %d\n", s["spam"], n["spam"], s["ham"], n["ham"], r["ham"] }' "$W/test.out"
 OUT_FILE=$W/all.out
-read -r score_cpu score_kb < <(cputime "$BIN/mailward-spam" score --state "$W/state.mdb" "$W"/split/t*/*/*)
+read -r score_cpu score_kb _ < <(cputime "$BIN/mailward-spam" score --state "$W/state.mdb" "$W"/split/t*/*/*)
 n_all=$(wc -l < "$W/all.out")
 echo
 echo "== speed =="
-awk -v c="$learn_cpu" -v n="$n_train" -v kb="$learn_kb" 'BEGIN { printf "mailward spam learn: %d messages, %.2f ms CPU/msg, max RSS %.0f MB\n", n, 1000 * c / n, kb / 1024 }'
+awk -v c="$learn_cpu" -v w="$learn_wall" -v n="$n_train" -v kb="$learn_kb" 'BEGIN { printf "mailward spam learn (durable LMDB, one transaction per 1000 messages): %d messages, %.2f ms CPU/msg, %.2f ms wall/msg, max RSS %.0f MB\n", n, 1000 * c / n, 1000 * w / n, kb / 1024 }'
 awk -v c="$score_cpu" -v n="$n_all" -v kb="$score_kb" 'BEGIN { printf "mailward spam score: %d messages, %.3f ms CPU/msg (%.0f msg/s of CPU, start-up included), max RSS %.0f MB\n", n, 1000 * c / n, n / c, kb / 1024 }'
 if [[ -f $CACHE/rspamd_cpu.txt ]]; then
   read -r _ ticks _ msgs _ hz < "$CACHE/rspamd_cpu.txt"
   awk -v t="$ticks" -v n="$msgs" -v hz="$hz" -v c="$score_cpu" -v m="$n_all" 'BEGIN {
     r = 1000 * t / hz / n; o = 1000 * c / m
     printf "rspamd 3.4 (rspamc to a local rspamd, network modules off): %d messages, %.2f ms CPU/msg (all rspamd processes)\n", n, r
-    printf "ratio: rspamd / mailward = %.1fx\n", r / o }'
+    printf "ratio: rspamd / mailward CLI = %.1fx\n", r / o }'
+  # In process (what the milter pays per message: parse + tokenize + classify, model in memory).
+  inproc=$(sed -n 's/.*model in memory:.*total \([0-9.]*\) ms CPU\/msg.*/\1/p' "$W/accuracy.out")
+  if [[ -n $inproc ]]; then
+    awk -v t="$ticks" -v n="$msgs" -v hz="$hz" -v o="$inproc" 'BEGIN {
+      r = 1000 * t / hz / n
+      printf "mailward in process (parse + tokenize + classify, model in memory): %.3f ms CPU/msg beside rspamd %.2f ms CPU/msg: rspamd / mailward = %.1fx\n", o, r, r / o }'
+  fi
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,10 +5,17 @@
 // continuous Bayes output), and at each filter's default threshold (ham false positives counted).
 //
 // Usage:
-//   spam_accuracy SPLIT_DIR [--ref DIR]        the table (mailward trained on train/, tested on test/)
-//   spam_accuracy SPLIT_DIR --cv [K]           K-fold cross-validation inside train/ only, over a small
-//                                              grid of classifier parameters (tuning never sees test/)
-// Time figures: CPU ms per message for parse + tokenize + classify (in process, model in memory).
+//   spam_accuracy SPLIT_DIR [--ref DIR] [--variant SPEC]...
+//       the table: mailward trained on train/, tested on test/ (once per variant; default: the
+//       shipped defaults)
+//   spam_accuracy SPLIT_DIR --cv [K] [--repeat R] [--variant SPEC]... [--show N]
+//       K-fold cross-validation inside train/ only (tuning never sees test/), repeated R times with
+//       different fold assignments (fold = FNV-1a(file name, repeat) mod K); one row per variant.
+// SPEC: comma-separated key=value changing the shipped defaults: tokenizer (bigrams, headers,
+// more_headers, url_paths, tok_max, min_word, max_word) and classifier (strength, prior, min_dev,
+// max_tokens, min_count) and `scale` (score points per unit of log ratio, default bayes::kScorePerLogRatio).
+// Time figures: CPU ms per message for parse + tokenize and for classify (in process, model in
+// memory): the per-message cost the milter pays, beside rspamd's from reference.sh.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +24,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -30,10 +39,10 @@ using namespace mailward::spam;
 
 namespace {
 
-struct Sample {
+struct Message {
   std::string name;  // "<subset>__<file>"
   bool spam = false;
-  std::vector<std::uint64_t> tokens;
+  std::string raw;
 };
 
 double cpu_seconds() {
@@ -49,24 +58,82 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
-TokenizerOptions g_tokenizer;  // --no-bigrams / --no-headers (for cross-validation experiments)
-
-std::vector<Sample> load(const fs::path& dir, bool spam, double& cpu) {
+void load(const fs::path& dir, bool spam, std::vector<Message>& out) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
-  std::vector<Sample> out;
-  for (const auto& f : files) {
-    std::string raw = read_file(f);
-    double t0 = cpu_seconds();
-    Sample s;
-    s.name = f.filename().string();
-    s.spam = spam;
-    s.tokens = tokenize(parse_mail(raw), g_tokenizer);
-    cpu += cpu_seconds() - t0;
-    out.push_back(std::move(s));
+  for (const auto& f : files) out.push_back({f.filename().string(), spam, read_file(f)});
+}
+
+struct Variant {
+  std::string spec;  // as given ("" = the shipped defaults)
+  TokenizerOptions tok;
+  bayes::Params params;
+  double scale = bayes::kScorePerLogRatio;
+  std::string tok_key;  // the tokenizer part of the spec (token sets are cached per key)
+};
+
+bool parse_variant(const std::string& spec, Variant& v, std::string& why) {
+  v = Variant{};
+  v.spec = spec;
+  std::stringstream ss(spec);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      why = "no '=' in " + item;
+      return false;
+    }
+    std::string k = item.substr(0, eq);
+    double x = std::strtod(item.c_str() + eq + 1, nullptr);
+    auto n = static_cast<std::size_t>(x);
+    bool b = x != 0;
+    bool tok = true;
+    if (k == "bigrams") v.tok.bigrams = b;
+    else if (k == "headers") v.tok.header_tokens = b;
+    else if (k == "more_headers") v.tok.more_headers = b;
+    else if (k == "url_paths") v.tok.url_paths = b;
+    else if (k == "tok_max") v.tok.max_tokens = n;
+    else if (k == "min_word") v.tok.min_word_chars = n;
+    else if (k == "max_word") v.tok.max_word_chars = n;
+    else {
+      tok = false;
+      if (k == "strength") v.params.strength = x;
+      else if (k == "prior") v.params.prior = x;
+      else if (k == "min_dev") v.params.min_deviation = x;
+      else if (k == "max_tokens") v.params.max_tokens = n;
+      else if (k == "min_count") v.params.min_count = n;
+      else if (k == "scale") v.scale = x;
+      else {
+        why = "unknown key " + k;
+        return false;
+      }
+    }
+    if (tok) v.tok_key += item + ",";
   }
-  return out;
+  return true;
+}
+
+using Tokens = std::vector<std::uint64_t>;
+
+// Token sets per tokenizer spec, parse + tokenize CPU measured.
+std::map<std::string, std::vector<Tokens>> g_token_cache;
+double g_tokenize_cpu = 0;
+std::size_t g_tokenized = 0;
+
+const std::vector<Tokens>& tokens_for(const std::vector<Message>& msgs, const Variant& v,
+                                      const std::string& tag) {
+  std::string key = tag + "|" + v.tok_key;
+  auto it = g_token_cache.find(key);
+  if (it != g_token_cache.end()) return it->second;
+  std::vector<Tokens> out;
+  out.reserve(msgs.size());
+  double t0 = cpu_seconds();
+  for (const Message& m : msgs) out.push_back(tokenize(parse_mail(m.raw), v.tok));
+  g_tokenize_cpu += cpu_seconds() - t0;
+  g_tokenized += msgs.size();
+  return g_token_cache.emplace(key, std::move(out)).first->second;
 }
 
 struct Scored {
@@ -76,9 +143,11 @@ struct Scored {
 };
 
 struct Metrics {
-  double recall_01 = 0, recall_1 = 0;  // spam recall at <= 0.1 % / <= 1 % ham above threshold
+  double recall_0 = 0, recall_01 = 0, recall_05 = 0, recall_1 = 0;
+  double recall_0_of_905 = 0;  // expected_recall_at_zero(..., 905)
   std::size_t spam_at_default = 0, ham_at_default = 0, ham_rejected = 0;
   std::size_t n_spam = 0, n_ham = 0;
+  std::vector<double> top_ham;  // highest ham ranks
 };
 
 double recall_at(const std::vector<Scored>& v, double max_ham_rate) {
@@ -94,6 +163,29 @@ double recall_at(const std::vector<Scored>& v, double max_ham_rate) {
   return static_cast<double>(caught) / static_cast<double>(spam.size());
 }
 
+// The expected recall at zero false positives on a random subset of `n` of the ham (all spam):
+// the test part's figure (905 ham: 0.1 % allows none) as cross-validation on train/ predicts it.
+// The subset's highest ham is the i-th highest of all N with probability C(N-i, n-1) / C(N, n).
+double expected_recall_at_zero(const std::vector<Scored>& v, std::size_t n) {
+  std::vector<double> ham, spam;
+  for (const auto& s : v) (s.spam ? spam : ham).push_back(s.rank);
+  if (spam.empty() || ham.size() < n || n == 0) return 0;
+  std::sort(ham.begin(), ham.end(), std::greater<>());
+  std::sort(spam.begin(), spam.end());
+  auto lchoose = [](double a, double b) { return std::lgamma(a + 1) - std::lgamma(b + 1) - std::lgamma(a - b + 1); };
+  const auto N = static_cast<double>(ham.size());
+  const auto nn = static_cast<double>(n);
+  double total = lchoose(N, nn);
+  double expected = 0;
+  for (std::size_t i = 1; i + n - 1 <= ham.size(); ++i) {
+    double p = std::exp(lchoose(N - static_cast<double>(i), nn - 1) - total);
+    if (p < 1e-12 && i > 1) break;
+    auto above = static_cast<std::size_t>(spam.end() - std::upper_bound(spam.begin(), spam.end(), ham[i - 1]));
+    expected += p * static_cast<double>(above) / static_cast<double>(spam.size());
+  }
+  return expected;
+}
+
 Metrics measure(const std::vector<Scored>& v, double default_threshold, double reject_threshold) {
   Metrics m;
   for (const auto& s : v) {
@@ -104,27 +196,29 @@ Metrics measure(const std::vector<Scored>& v, double default_threshold, double r
       ++m.n_ham;
       m.ham_at_default += s.score >= default_threshold ? 1 : 0;
       m.ham_rejected += s.score >= reject_threshold ? 1 : 0;
+      m.top_ham.push_back(s.rank);
     }
   }
+  std::sort(m.top_ham.begin(), m.top_ham.end(), std::greater<>());
+  if (m.top_ham.size() > 3) m.top_ham.resize(3);
+  m.recall_0 = recall_at(v, 0);
   m.recall_01 = recall_at(v, 0.001);
+  m.recall_0_of_905 = expected_recall_at_zero(v, 905);
+  m.recall_05 = recall_at(v, 0.005);
   m.recall_1 = recall_at(v, 0.01);
   return m;
 }
 
-std::vector<Scored> run_mailward(const std::vector<Sample>& train, const std::vector<Sample>& test,
-                                 const bayes::Params& params, double* cpu_per_msg = nullptr) {
-  bayes::MemoryModel model;
-  for (const auto& s : train) {
-    bayes::learn(model, "", s.tokens, s.spam ? bayes::Label::spam : bayes::Label::ham);
+double score_of(const bayes::Verdict& v, double scale) {
+  return std::clamp(scale * v.log_ratio, bayes::kMinScore, bayes::kMaxScore);
+}
+
+void train_model(bayes::MemoryModel& model, const std::vector<Message>& msgs,
+                 const std::vector<Tokens>& toks, const std::vector<bool>* skip = nullptr) {
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    if (skip && (*skip)[i]) continue;
+    bayes::learn(model, "", toks[i], msgs[i].spam ? bayes::Label::spam : bayes::Label::ham);
   }
-  std::vector<Scored> out;
-  double t0 = cpu_seconds();
-  for (const auto& s : test) {
-    bayes::Verdict v = bayes::classify(model, "", s.tokens, params);
-    out.push_back({v.log_ratio, bayes::score(v).score, s.spam});
-  }
-  if (cpu_per_msg) *cpu_per_msg = (cpu_seconds() - t0) * 1000 / static_cast<double>(test.size());
-  return out;
 }
 
 // reference.sh output: label, file, bayes, score, extra (one line per message).
@@ -152,117 +246,196 @@ std::vector<Scored> load_reference(const fs::path& tsv, bool sa, std::size_t* mi
   return out;
 }
 
-void print_row(const char* name, const Metrics& m, const char* default_desc) {
-  std::printf("%-34s %8.1f %% %8.1f %%   %4zu/%zu spam, %zu/%zu ham (%s), ham rejected %zu\n", name,
-              100 * m.recall_01, 100 * m.recall_1, m.spam_at_default, m.n_spam, m.ham_at_default,
-              m.n_ham, default_desc, m.ham_rejected);
+void print_row(const std::string& name, const Metrics& m, const char* default_desc) {
+  std::printf("%-38s %8.1f %% %8.1f %%   %4zu/%zu spam, %zu/%zu ham (%s), ham rejected %zu\n",
+              name.c_str(), 100 * m.recall_01, 100 * m.recall_1, m.spam_at_default, m.n_spam,
+              m.ham_at_default, m.n_ham, default_desc, m.ham_rejected);
+}
+
+std::uint64_t fold_hash(const std::string& name, int repeat) {
+  std::uint64_t h = token_hash(name) ^ (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(repeat + 1));
+  h ^= h >> 33;
+  h *= std::uint64_t{0xff51afd7ed558ccd};
+  h ^= h >> 33;
+  return h;
+}
+
+// The tokens that weigh most in a verdict (for --show): token strings of the message with their
+// smoothed probability and counts.
+void explain(const Message& msg, const Variant& v, bayes::MemoryModel& model, int n) {
+  std::vector<std::string> strs = token_strings(parse_mail(msg.raw), v.tok);
+  bayes::Counts totals;
+  model.totals("", totals);
+  struct Row {
+    double f;
+    bayes::Counts c;
+    std::string s;
+  };
+  std::vector<Row> rows;
+  for (const std::string& s : strs) {
+    std::uint64_t h = token_hash(s);
+    bayes::Counts c;
+    model.lookup("", std::span<const std::uint64_t>(&h, 1), std::span<bayes::Counts>(&c, 1));
+    if (c.spam == 0 && c.ham == 0) continue;
+    rows.push_back({bayes::token_probability(c, totals, v.params), c, s});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.f > b.f; });
+  std::printf("    %zu tokens known of %zu; spammiest:", rows.size(), strs.size());
+  for (int i = 0; i < n && i < static_cast<int>(rows.size()); ++i) {
+    const Row& r = rows[static_cast<std::size_t>(i)];
+    std::printf(" [%s %.3f %llu/%llu]", r.s.c_str(), r.f, static_cast<unsigned long long>(r.c.spam),
+                static_cast<unsigned long long>(r.c.ham));
+  }
+  std::printf("\n");
+}
+
+int run_cv(const std::vector<Message>& train, const std::vector<Variant>& variants, int k, int repeats,
+           int show) {
+  std::printf("%d-fold cross-validation inside train/ (%zu messages), %d repeat(s); recall averaged over repeats\n",
+              k, train.size(), repeats);
+  std::printf("rec@0: none of the 2000 ham above; rec@0/905: expected recall with none of a random 905 of\n"
+              "them above (what the test part measures); FP@5, TP@5: ham and spam at score >= 5\n");
+  std::printf("%-52s %8s %8s %8s %8s %8s %6s %7s  %s\n", "variant", "rec@0", "rec@0/905", "rec@0.1%", "rec@0.5%",
+              "rec@1%", "FP@5", "TP@5", "top ham ranks (repeat 0)");
+  for (const Variant& v : variants) {
+    const std::vector<Tokens>& toks = tokens_for(train, v, "train");
+    Metrics sum;
+    Metrics first;
+    std::vector<Scored> first_results;
+    std::vector<int> first_fold(train.size());
+    for (int r = 0; r < repeats; ++r) {
+      std::vector<Scored> results(train.size());
+      std::vector<int> fold(train.size());
+      for (std::size_t i = 0; i < train.size(); ++i) fold[i] = static_cast<int>(fold_hash(train[i].name, r) % static_cast<std::uint64_t>(k));
+      for (int f = 0; f < k; ++f) {
+        bayes::MemoryModel model;
+        std::vector<bool> skip(train.size());
+        for (std::size_t i = 0; i < train.size(); ++i) skip[i] = fold[i] == f;
+        train_model(model, train, toks, &skip);
+        for (std::size_t i = 0; i < train.size(); ++i) {
+          if (!skip[i]) continue;
+          bayes::Verdict verdict = bayes::classify(model, "", toks[i], v.params);
+          results[i] = {verdict.log_ratio, score_of(verdict, v.scale), train[i].spam};
+        }
+      }
+      Metrics m = measure(results, 5.0, 15.0);
+      if (r == 0) {
+        first = m;
+        first_results = results;
+        first_fold = fold;
+      }
+      sum.recall_0 += m.recall_0;
+      sum.recall_01 += m.recall_01;
+      sum.recall_0_of_905 += m.recall_0_of_905;
+      sum.recall_05 += m.recall_05;
+      sum.recall_1 += m.recall_1;
+      sum.ham_at_default += m.ham_at_default;
+      sum.spam_at_default += m.spam_at_default;
+    }
+    double R = repeats;
+    std::printf("%-52s %7.2f%% %7.2f%% %7.2f%% %7.2f%% %7.2f%% %6.1f %6.1f%%  ", v.spec.empty() ? "(defaults)" : v.spec.c_str(),
+                100 * sum.recall_0 / R, 100 * sum.recall_0_of_905 / R, 100 * sum.recall_01 / R, 100 * sum.recall_05 / R,
+                100 * sum.recall_1 / R, static_cast<double>(sum.ham_at_default) / R,
+                100 * static_cast<double>(sum.spam_at_default) / R / static_cast<double>(first.n_spam));
+    for (double x : first.top_ham) std::printf(" %.1f", x);
+    std::printf("\n");
+    std::fflush(stdout);
+    if (show > 0) {
+      std::vector<std::size_t> idx;
+      for (std::size_t i = 0; i < train.size(); ++i) idx.push_back(i);
+      std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return first_results[a].rank > first_results[b].rank; });
+      int shown_ham = 0;
+      for (std::size_t i : idx) {
+        if (train[i].spam || shown_ham >= show) continue;
+        ++shown_ham;
+        std::printf("  ham  %8.2f %s\n", first_results[i].rank, train[i].name.c_str());
+        bayes::MemoryModel model;
+        std::vector<bool> skip(train.size());
+        for (std::size_t j = 0; j < train.size(); ++j) skip[j] = first_fold[j] == first_fold[i];
+        train_model(model, train, toks, &skip);
+        explain(train[i], v, model, 25);
+      }
+      int shown_spam = 0;
+      for (auto it = idx.rbegin(); it != idx.rend() && shown_spam < show; ++it) {
+        if (!train[*it].spam) continue;
+        ++shown_spam;
+        std::printf("  spam %8.2f %s\n", first_results[*it].rank, train[*it].name.c_str());
+      }
+    }
+  }
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: spam_accuracy SPLIT_DIR [--ref DIR] [--cv [K]]\n";
+    std::cerr << "usage: spam_accuracy SPLIT_DIR [--ref DIR] [--variant SPEC]... [--cv [K] [--repeat R] [--show N]]\n";
     return 2;
   }
   fs::path split = argv[1];
   fs::path ref;
-  int cv = 0;
+  int cv = 0, repeats = 1, show = 0;
+  std::vector<Variant> variants;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--ref" && i + 1 < argc) ref = argv[++i];
-    else if (a == "--no-bigrams") g_tokenizer.bigrams = false;
-    else if (a == "--no-headers") g_tokenizer.header_tokens = false;
+    else if (a == "--variant" && i + 1 < argc) {
+      Variant v;
+      std::string why;
+      if (!parse_variant(argv[++i], v, why)) {
+        std::cerr << "bad --variant: " << why << "\n";
+        return 2;
+      }
+      variants.push_back(v);
+    } else if (a == "--repeat" && i + 1 < argc) repeats = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--show" && i + 1 < argc) show = std::atoi(argv[++i]);
     else if (a == "--cv") cv = (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0]))) ? std::atoi(argv[++i]) : 5;
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
     }
   }
-  double parse_cpu = 0;
-  auto train = load(split / "train" / "spam", true, parse_cpu);
-  auto train_ham = load(split / "train" / "ham", false, parse_cpu);
-  train.insert(train.end(), train_ham.begin(), train_ham.end());
+  if (variants.empty()) variants.push_back(Variant{});
+  std::vector<Message> train;
+  load(split / "train" / "spam", true, train);
+  load(split / "train" / "ham", false, train);
+  if (cv > 0) return run_cv(train, variants, cv, repeats, show);
 
-  if (cv > 0) {
-    // Folds by position in the sorted file list (deterministic); all parameters on one grid.
-    std::vector<bayes::Params> grid;
-    grid.push_back(bayes::Params{});  // the defaults first: their rank distribution is printed
-    for (double strength : {0.1, 0.45, 1.0}) {
-      for (double min_dev : {0.0, 0.1, 0.2, 0.3}) {
-        for (std::size_t max_tokens : {50u, 150u, 300u, 1000u}) {
-          bayes::Params p;
-          p.strength = strength;
-          p.min_deviation = min_dev;
-          p.max_tokens = max_tokens;
-          grid.push_back(p);
-        }
-      }
+  std::vector<Message> test;
+  load(split / "test" / "spam", true, test);
+  load(split / "test" / "ham", false, test);
+  std::size_t test_spam = static_cast<std::size_t>(std::count_if(test.begin(), test.end(), [](const Message& m) { return m.spam; }));
+  std::printf("split: %zu train, %zu test messages (test: %zu spam, %zu ham)\n", train.size(),
+              test.size(), test_spam, test.size() - test_spam);
+  std::printf("%-38s %10s %10s   %s\n", "filter", "rec@0.1%FP", "rec@1%FP", "at default threshold");
+  double classify_cpu = 0;
+  std::size_t classified = 0;
+  for (const Variant& v : variants) {
+    const std::vector<Tokens>& train_toks = tokens_for(train, v, "train");
+    const std::vector<Tokens>& test_toks = tokens_for(test, v, "test");
+    bayes::MemoryModel model;
+    train_model(model, train, train_toks);
+    std::vector<Scored> ours;
+    double t0 = cpu_seconds();
+    for (std::size_t i = 0; i < test.size(); ++i) {
+      bayes::Verdict verdict = bayes::classify(model, "", test_toks[i], v.params);
+      ours.push_back({verdict.log_ratio, score_of(verdict, v.scale), test[i].spam});
     }
-    std::vector<std::vector<Scored>> results(grid.size());
-    for (int k = 0; k < cv; ++k) {
-      bayes::MemoryModel model;
-      std::vector<const Sample*> te;
-      for (std::size_t i = 0; i < train.size(); ++i) {
-        if (static_cast<int>(i % static_cast<std::size_t>(cv)) == k) {
-          te.push_back(&train[i]);
-        } else {
-          bayes::learn(model, "", train[i].tokens, train[i].spam ? bayes::Label::spam : bayes::Label::ham);
-        }
+    classify_cpu += cpu_seconds() - t0;
+    classified += test.size();
+    std::string name = v.spec.empty() ? "mailward Bayes (score >= 5)" : "mailward " + v.spec;
+    print_row(name, measure(ours, 5.0, 15.0), "score >= 5.0");
+    if (std::getenv("SPAM_ACCURACY_SHOW")) {  // the highest-ranked test ham
+      std::vector<std::size_t> idx(test.size());
+      for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+      std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ours[a].rank > ours[b].rank; });
+      int shown = 0;
+      for (std::size_t i : idx) {
+        if (!test[i].spam && shown++ < 5) std::printf("  ham  %8.2f %s\n", ours[i].rank, test[i].name.c_str());
       }
-      for (std::size_t g = 0; g < grid.size(); ++g) {
-        for (const Sample* s : te) {
-          bayes::Verdict v = bayes::classify(model, "", s->tokens, grid[g]);
-          results[g].push_back({v.log_ratio, bayes::score(v).score, s->spam});
-        }
-      }
-    }
-    {
-      // Where the defaults put ham and spam (log ratio), to place the score bins (train part only).
-      std::vector<double> ham, spam;
-      for (const auto& r : results[0]) (r.spam ? spam : ham).push_back(r.rank);
-      std::sort(ham.begin(), ham.end(), std::greater<>());
-      std::sort(spam.begin(), spam.end());
-      std::printf("defaults: top ham log ratios:");
-      for (std::size_t i = 0; i < 8 && i < ham.size(); ++i) std::printf(" %.1f", ham[i]);
-      std::printf("\nspam log ratio quantiles:");
-      for (double q : {0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5}) {
-        std::printf(" q%.2f=%.1f", q, spam[static_cast<std::size_t>(q * static_cast<double>(spam.size()))]);
-      }
-      std::printf("\n");
-    }
-    std::printf("%-8s %-8s %-10s %10s %10s %8s %8s\n", "strength", "min_dev", "max_tok", "rec@0.1%",
-                "rec@1%", "FP@5", "TP@5");
-    for (std::size_t g = 0; g < grid.size(); ++g) {
-      const auto& p = grid[g];
-      Metrics m = measure(results[g], 5.0, 15.0);
-      std::printf("%-8.2f %-8.2f %-10zu %9.2f%% %9.2f%% %8zu %8zu\n", p.strength, p.min_deviation,
-                  p.max_tokens, 100 * m.recall_01, 100 * m.recall_1, m.ham_at_default,
-                  m.spam_at_default);
-    }
-    return 0;
-  }
-
-  std::size_t n_train = train.size();
-  auto test = load(split / "test" / "spam", true, parse_cpu);
-  auto test_ham = load(split / "test" / "ham", false, parse_cpu);
-  test.insert(test.end(), test_ham.begin(), test_ham.end());
-  double classify_ms = 0;
-  auto ours = run_mailward(train, test, bayes::Params{}, &classify_ms);
-  if (std::getenv("SPAM_ACCURACY_SHOW")) {  // the highest-ranked ham and lowest-ranked spam
-    std::vector<std::size_t> idx(test.size());
-    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return ours[a].rank > ours[b].rank; });
-    int shown = 0;
-    for (std::size_t i : idx) {
-      if (!test[i].spam && shown++ < 5) std::printf("ham  %8.2f %s\n", ours[i].rank, test[i].name.c_str());
     }
   }
-  std::printf("split: %zu train, %zu test messages (test: %zu spam, %zu ham)\n", n_train,
-              test.size(), static_cast<std::size_t>(std::count_if(test.begin(), test.end(), [](const Sample& s) { return s.spam; })),
-              static_cast<std::size_t>(std::count_if(test.begin(), test.end(), [](const Sample& s) { return !s.spam; })));
-  std::printf("%-34s %10s %10s   %s\n", "filter", "rec@0.1%FP", "rec@1%FP", "at default threshold");
-  print_row("mailward Bayes (score >= 5)", measure(ours, 5.0, 15.0), "score >= 5.0");
   if (!ref.empty()) {
     if (fs::exists(ref / "sa.tsv")) {
       std::size_t missing = 0;
@@ -279,7 +452,9 @@ int main(int argc, char** argv) {
       std::printf("rspamd: no %s\n", (ref / "rspamd.tsv").c_str());
     }
   }
-  std::printf("mailward CPU: parse+tokenize %.3f ms/msg, classify %.4f ms/msg (in-memory model)\n",
-              parse_cpu * 1000 / static_cast<double>(n_train + test.size()), classify_ms);
+  std::printf("mailward in process, model in memory: parse+tokenize %.3f ms CPU/msg, classify %.4f ms CPU/msg, total %.3f ms CPU/msg\n",
+              g_tokenize_cpu * 1000 / static_cast<double>(g_tokenized),
+              classify_cpu * 1000 / static_cast<double>(classified),
+              g_tokenize_cpu * 1000 / static_cast<double>(g_tokenized) + classify_cpu * 1000 / static_cast<double>(classified));
   return 0;
 }

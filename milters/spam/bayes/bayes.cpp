@@ -76,6 +76,7 @@ Verdict combine(std::span<const Counts> token_counts, const Counts& totals, cons
   fs.reserve(token_counts.size());
   for (const Counts& c : token_counts) {
     if (c.spam == 0 && c.ham == 0) continue;  // never seen: would be the prior, no evidence
+    if (c.spam + c.ham < params.min_count) continue;
     double f = token_probability(c, totals, params);
     if (std::fabs(f - 0.5) >= params.min_deviation) fs.push_back(f);
   }

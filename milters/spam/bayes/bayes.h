@@ -161,6 +161,8 @@ struct Params {
   // extreme ones (SpamBayes' defaults: 0.1 and 150).
   double min_deviation = 0.0;
   std::size_t max_tokens = 1000;
+  // Tokens seen in fewer learned messages than this (spam + ham) take no part (1: all seen ones).
+  std::uint64_t min_count = 1;
   // Below these many learned messages of a class the model has no opinion.
   std::uint64_t min_spam = 10;
   std::uint64_t min_ham = 10;

@@ -211,6 +211,8 @@ class Tokenizer {
 
   void run(const ParsedMail& m) {
     if (o_.header_tokens) headers(m);
+    if (o_.header_tokens && o_.more_headers) more_headers(m);
+    if (o_.url_paths) url_paths(m);
     for (const std::string& host : m.url_hosts) url_host(host);
     for (const Attachment& a : m.attachments) attachment(a);
     for (const std::string& a : m.anomalies) c_.add({"M:", a}, true);
@@ -273,6 +275,101 @@ class Tokenizer {
       if (!dom.empty() && dom.size() < 256) c_.add({"H:msgid-domain:", text::to_lower(dom)}, true);
     } else if (m.header("message-id") == nullptr) {
       c_.add({"H:no-message-id"}, true);
+    }
+  }
+
+  // Every other top-level field (the first kMaxFields): "N:<name>" for its presence, the words of
+  // its value as "H:<name>:word" (first 512 bytes), and for Received the relay host names
+  // ("H:rcvd-host:", "H:rcvd-dom:" two labels) and IPv4 /24 and /16 prefixes ("H:rcvd-ip:").
+  // Fields a reader's own software adds (X-Spam-*, Status, X-Keywords, Delivery-Date, ...) and the
+  // Date are left out: they say nothing about the sender and could be forged to look like a verdict.
+  void more_headers(const ParsedMail& m) {
+    static constexpr std::size_t kMaxFields = 100;
+    static constexpr std::size_t kMaxReceived = 6;
+    std::size_t received = 0;
+    std::string buf;
+    for (std::size_t i = 0; i < m.headers.size() && i < kMaxFields; ++i) {
+      const mail::HeaderField& f = m.headers[i];
+      if (f.name.empty() || f.name.size() > 64) continue;
+      std::string name = text::to_lower(f.name);
+      if (skip_field(name)) continue;
+      c_.add({"N:", name}, true);
+      if (handled_field(name)) continue;
+      std::string_view v = unfolded_trim(&f, buf);
+      if (name == "received") {
+        if (received++ < kMaxReceived) received_tokens(v);
+        continue;
+      }
+      header_words("H:" + name + ":", v.substr(0, 512), false);
+    }
+  }
+
+  static bool skip_field(std::string_view name) {
+    if (name.substr(0, 6) == "x-spam" || name.substr(0, 7) == "x-virus") return true;
+    for (std::string_view n : {"date", "delivery-date", "status", "x-status", "x-keywords", "x-uid",
+                               "x-uidl", "content-length", "lines", "x-mozilla-status",
+                               "x-mozilla-status2", "x-original-to", "envelope-to", "x-envelope-to"})
+      if (name == n) return true;
+    return false;
+  }
+  static bool handled_field(std::string_view name) {
+    for (std::string_view n : {"subject", "from", "to", "reply-to", "x-mailer", "user-agent",
+                               "content-type", "message-id"})
+      if (name == n) return true;
+    return false;
+  }
+
+  void received_tokens(std::string_view v) {
+    std::size_t i = 0;
+    while (i < v.size()) {
+      while (i < v.size() && is_rcvd_sep(v[i])) ++i;
+      std::size_t start = i;
+      while (i < v.size() && !is_rcvd_sep(v[i])) ++i;
+      std::string_view w = v.substr(start, i - start);
+      while (!w.empty() && w.back() == '.') w.remove_suffix(1);
+      if (w.size() < 3 || w.size() > 253) continue;
+      bool digits_dots = std::all_of(w.begin(), w.end(), [](char ch) { return text::is_digit(ch) || ch == '.'; });
+      if (digits_dots) {
+        if (std::count(w.begin(), w.end(), '.') != 3) continue;
+        std::string_view p24 = w.substr(0, w.rfind('.'));
+        std::string_view p16 = p24.substr(0, p24.rfind('.'));
+        c_.add({"H:rcvd-ip:", p24}, true);
+        c_.add({"H:rcvd-ip:", p16}, true);
+        continue;
+      }
+      if (w.find('.') != std::string_view::npos && w.find('@') == std::string_view::npos) {
+        std::string host = text::to_lower(w);
+        if (!std::all_of(host.begin(), host.end(), [](char ch) { return text::is_alpha(ch) || text::is_digit(ch) || ch == '.' || ch == '-'; }))
+          continue;
+        c_.add({"H:rcvd-host:", host}, true);
+        std::size_t last = host.rfind('.');
+        std::size_t second = last == 0 || last == std::string::npos ? std::string::npos : host.rfind('.', last - 1);
+        if (second != std::string::npos) c_.add({"H:rcvd-dom:", std::string_view(host).substr(second + 1)}, true);
+        continue;
+      }
+      if (std::all_of(w.begin(), w.end(), [](char ch) { return text::is_alpha(ch) || ch == '-'; }))
+        c_.add({"H:received:", text::to_lower(w)}, true);
+    }
+  }
+  static bool is_rcvd_sep(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '(' || ch == ')' || ch == '[' || ch == ']' || ch == ';' ||
+           ch == '<' || ch == '>' || ch == '=' || ch == ',' || ch == '"' || ch == '/';
+  }
+
+  // Words of each URL's path and query ("UP:word"), the first 100 URLs, 256 bytes each.
+  void url_paths(const ParsedMail& m) {
+    std::size_t n = 0;
+    for (const std::string& u : m.urls) {
+      if (n++ >= 100) break;
+      std::string_view s = u;
+      std::size_t scheme = s.find("://");
+      if (scheme == std::string_view::npos) continue;
+      std::size_t slash = s.find('/', scheme + 3);
+      if (slash == std::string_view::npos) continue;
+      for_each_word(s.substr(slash, 256), [&](std::string_view w, std::size_t chars) {
+        if (chars < o_.min_word_chars || w == "N" || chars > o_.max_word_chars) return;
+        c_.add({"UP:", w}, true);
+      });
     }
   }
 

@@ -14,6 +14,15 @@
 //                        User-Agent, Content-Type; "H:subject:a b" pairs for the subject
 //   "H:from-addr:<addr>" the From address, lowercased; "H:msgid-domain:<dom>" the Message-ID
 //                        domain, or "H:no-message-id"
+//   "N:<name>"           more_headers: each top-level field name present (lowercased), except
+//                        fields a reader's own software adds (X-Spam-*, X-Virus-*, Status, X-Keywords,
+//                        X-UID, Delivery-Date, Envelope-To, ...) and the Date
+//   "H:<name>:word"      more_headers: words of every other such field (first 100 fields, 512 bytes
+//                        each) not listed above, e.g. "H:precedence:bulk", "H:list-id:..."
+//   "H:rcvd-host:<h>", "H:rcvd-dom:<last two labels>", "H:rcvd-ip:<a.b.c>", "H:rcvd-ip:<a.b>",
+//   "H:received:<word>"  more_headers: the first 6 Received fields: relay host names, IPv4 /24 and
+//                        /16 prefixes, and the other purely alphabetic words ("esmtp", "with")
+//   "UP:word"            url_paths: words of URL paths and queries (first 100 URLs, 256 bytes each)
 //   "U:<host>"           every URL host and its parent domains down to two labels
 //                        ("U:a.b.example.com", "U:b.example.com", "U:example.com"); IP literals
 //                        as "U:192.0.2.1" plus "U:ip-literal"
@@ -37,6 +46,8 @@ namespace mailward::spam {
 struct TokenizerOptions {
   bool bigrams = true;
   bool header_tokens = true;
+  bool more_headers = false;           // see "more headers" above
+  bool url_paths = false;              // see "U:path" above
   std::size_t max_tokens = 4000;       // distinct tokens kept
   std::size_t max_body_bytes = 64u << 10;  // text bytes tokenized per message (start of the text)
   std::size_t min_word_chars = 3;      // characters (code points), after folding

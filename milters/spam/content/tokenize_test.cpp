@@ -95,5 +95,47 @@ TEST(Tokenize, CapKeepsHeaderTokensAndStartOfBody) {
   EXPECT_EQ(tokenize(m, o).size(), 100u);
 }
 
+TEST(Tokenize, MoreHeadersReceivedAndUrlPaths) {
+  ParsedMail m = parse_mail(
+      "Return-Path: <News-Return@Mailings.Example.com>\n"
+      "Received: from pebble.example.com (pebble.example.com [206.15.104.27])\n"
+      "\tby mx.lerctr.org (8.12.2) with ESMTP id g86GT2X2013854\n"
+      "\tfor <ler@lerctr.org>; Fri, 6 Sep 2002 11:29:04 -0500 (CDT)\n"
+      "Date: Fri, 6 Sep 2002 16:00:15 +0000\n"
+      "Precedence: bulk\n"
+      "X-Spam-Status: No, hits=-3\n"
+      "X-Virus-Scanned: by amavisd\n"
+      "X-Keywords: junk\n"
+      "Subject: hi\n"
+      "\n"
+      "see http://shop.example.com/Cheap/Pills?ref=News42 now\n");
+  TokenizerOptions o;
+  o.bigrams = false;
+  o.more_headers = true;
+  o.url_paths = true;
+  std::vector<std::string> t = token_strings(m, o);
+  for (std::string_view want :
+       {"N:return-path", "N:received", "N:precedence", "N:subject", "H:return-path:news",
+        "H:return-path:return", "H:return-path:mailings", "H:precedence:bulk",
+        "H:rcvd-host:pebble.example.com", "H:rcvd-dom:example.com", "H:rcvd-host:mx.lerctr.org",
+        "H:rcvd-dom:lerctr.org", "H:rcvd-ip:206.15.104", "H:rcvd-ip:206.15", "H:received:from",
+        "H:received:esmtp", "H:received:with", "H:received:cdt", "UP:cheap", "UP:pills", "UP:ref",
+        "UP:newsN", "U:shop.example.com"})
+    EXPECT_TRUE(has(t, want)) << want;
+  for (std::string_view unwanted :
+       {"N:date", "N:x-spam-status", "N:x-virus-scanned", "N:x-keywords", "H:x-spam-status:hits",
+        "H:x-keywords:junk", "H:date:sep", "H:received:ler", "H:rcvd-host:ler@lerctr.org",
+        "H:received:g86GT2X2013854", "N:subject:hi"})
+    EXPECT_FALSE(has(t, unwanted)) << unwanted;
+  // Off: none of these tokens.
+  o.more_headers = false;
+  o.url_paths = false;
+  for (const std::string& s : token_strings(m, o)) {
+    EXPECT_NE(s.substr(0, 2), "N:") << s;
+    EXPECT_NE(s.substr(0, 3), "UP:") << s;
+    EXPECT_NE(s.substr(0, 7), "H:rcvd-") << s;
+  }
+}
+
 }  // namespace
 }  // namespace mailward::spam
