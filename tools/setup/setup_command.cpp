@@ -19,6 +19,13 @@
 
 #include "common/config/config.h"
 #include "common/util/text.h"
+#include "common/dns/stub_resolver.h"
+#include "common/log/log.h"
+#include "milters/auth/spf/spf.h"
+#include "milters/milter/runtime.h"
+#include "milters/milter/settings.h"
+#include "policy/checks/settings.h"
+#include "tools/setup/dns_records.h"
 #include "tools/setup/dovecot_conf.h"
 #include "tools/setup/paths.h"
 #include "tools/setup/postfix_io.h"
@@ -366,6 +373,135 @@ int setup_dovecot(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+
+const char kDnsUsage[] =
+    "usage: mailward dns DOMAIN [--ip ADDR]... [--mx HOST] [--report ADDRESS] [--spf-include DOMAIN]...\n"
+    "                    [--mta-sts] [--tls-rpt] [--check] [--config FILE] [--dns-server HOST[:PORT]]...\n"
+    "                    [--dns-timeout SECONDS]\n"
+    "Prints the zone-file lines to publish for DOMAIN (MX, SPF, every DKIM key configured for DOMAIN in\n"
+    "[dkim-sign], DMARC, optionally MTA-STS and TLS-RPT, a PTR hint per --ip). --check looks up what is\n"
+    "published and prints one line per record: ok|missing|wrong|warn|error  TYPE  NAME  detail\n"
+    "(exit 0 only when every line is ok).\n";
+
+std::string utc_compact(std::time_t now) {
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
+  return buf;
+}
+
+int dns_command(const Args& a, std::ostream& out, std::ostream& err) {
+  DnsRequest r;
+  r.domain = text::normalize_domain(a.positional.front());
+  if (!spf::valid_domain(r.domain)) {
+    err << "mailward dns: '" << a.positional.front() << "' is not a domain name\n";
+    return kExitUsage;
+  }
+  r.mx_given = a.has("--mx");
+  r.mx = r.mx_given ? text::normalize_domain(a.get("--mx")) : "mail." + r.domain;
+  if (!spf::valid_domain(r.mx)) {
+    err << "mailward dns: --mx '" << a.get("--mx") << "' is not a host name\n";
+    return kExitUsage;
+  }
+  if (a.has("--ip"))
+    for (const std::string& ip : a.named.at("--ip")) {
+      auto parsed = net::IpAddress::parse(ip);
+      if (!parsed) {
+        err << "mailward dns: --ip '" << ip << "' is not an IPv4 or IPv6 address\n";
+        return kExitUsage;
+      }
+      r.ips.push_back(*parsed);
+    }
+  if (a.has("--spf-include"))
+    for (const std::string& inc : a.named.at("--spf-include")) r.spf_includes.push_back(text::normalize_domain(inc));
+  r.report = a.get("--report", "postmaster@" + r.domain);
+  if (r.report.find('@') == std::string::npos || r.report.find_first_of(" ;,!") != std::string::npos) {
+    err << "mailward dns: --report '" << r.report << "' is not a mail address\n";
+    return kExitUsage;
+  }
+  r.mta_sts = a.has("--mta-sts");
+  r.tls_rpt = a.has("--tls-rpt");
+  const std::time_t now = std::time(nullptr);
+  r.mta_sts_id = utc_compact(now);
+
+  std::string described;
+  config::Config cfg = load_config(a, described);
+  milter::Settings settings = milter::load_settings(cfg);
+  for (const milter::SigningKeySpec& spec : settings.signing_keys) {
+    if (spec.domain != r.domain) continue;
+    dkim::SigningKey key;
+    try {
+      key = dkim::SigningKey::load_pem_file(spec.domain, spec.selector, spec.key_file);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(spec.where + ": [dkim-sign] key: " + e.what());
+    }
+    DkimPublicKey pub = dkim_public_key(key);
+    pub.key_file = spec.key_file;
+    r.dkim.push_back(std::move(pub));
+  }
+  // Relays mail from this domain leaves through ([policy] routes): their SPF is the provider's.
+  std::vector<std::string> relays;
+  if (cfg.has_section("policy")) {
+    policy::PolicySettings p = policy::load_policy_settings(cfg);
+    for (const policy::Route& route : p.sender_routes)
+      if (route.domain == r.domain) relays.push_back(route.nexthop);
+    if (relays.empty() && !p.fallback_relay.empty()) relays.push_back(p.fallback_relay);
+  }
+
+  if (!a.has("--check")) {
+    out << "; mailward dns " << r.domain << ": records to publish (configuration " << described << ")\n";
+    if (!r.mx_given) out << "; MX host " << r.mx << " (name yours with --mx HOST)\n";
+    if (r.dkim.empty()) out << "; no [dkim-sign] key for " << r.domain << ": create one with mailward dkim keygen\n";
+    for (const std::string& relay : relays)
+      out << "; mail from " << r.domain << " leaves through the relay " << relay
+          << ": add its provider's SPF include with --spf-include DOMAIN\n";
+    for (const DnsRecord& rec : records_for(r)) out << "; " << rec.what << "\n" << zone_line(rec) << "\n";
+    for (const net::IpAddress& ip : r.ips)
+      out << "; PTR for " << ip.to_string() << ", published by the owner of its reverse zone:\n; "
+          << zone_line(ptr_hint(r, ip)) << "\n";
+    if (r.mta_sts) {
+      out << "; MTA-STS policy file: serve it at https://mta-sts." << r.domain
+          << "/.well-known/mta-sts.txt\n; (host mta-sts." << r.domain
+          << ", valid certificate); change the id= above whenever it changes. Mode testing only\n"
+             "; reports; switch to enforce once the TLS reports are clean:\n";
+      std::string policy = mta_sts_policy(r);
+      for (std::string_view l : text::split(policy, '\n'))
+        if (!l.empty()) out << ";   " << l << "\n";
+    }
+    return 0;
+  }
+
+  settings.log = log::Settings{};
+  settings.log.ident = "mailward";
+  settings.log.min_level = log::Level::warning;
+  log::init(settings.log);
+  if (a.has("--dns-server")) settings.dns_servers = a.named.at("--dns-server");
+  if (a.has("--dns-timeout")) {
+    double seconds = 0;
+    try {
+      seconds = std::stod(a.get("--dns-timeout"));
+    } catch (...) {
+      seconds = -1;
+    }
+    if (seconds < 0.01 || seconds > 600) {
+      err << "mailward dns: --dns-timeout must be 0.01..600 seconds\n";
+      return kExitUsage;
+    }
+    settings.dns_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  }
+  dns::StubResolver resolver(milter::stub_settings(settings));
+  std::vector<CheckLine> lines = check_records(resolver, r, static_cast<std::int64_t>(now));
+  std::size_t bad = 0;
+  for (const CheckLine& l : lines) {
+    out << format_check_line(l) << "\n";
+    bad += l.status != CheckStatus::ok;
+  }
+  if (bad == 0) return 0;
+  err << "mailward dns: " << bad << " of " << lines.size() << " records not ok\n";
+  return kExitFailed;
+}
+
 }  // namespace
 
 int run_setup_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -408,10 +544,28 @@ int run_setup_command(const std::vector<std::string>& args, std::ostream& out, s
 }
 
 int run_dns_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  (void)args;
-  (void)out;
-  err << "mailward dns: not implemented yet\n";
-  return kExitFailed;
+  std::string problem;
+  auto a = parse_args(args, 0,
+                      {"--ip", "--mx", "--report", "--spf-include", "--config", "--dns-server", "--dns-timeout"},
+                      {"--check", "--mta-sts", "--tls-rpt", "--help"}, problem);
+  if (a && a->has("--help")) {
+    out << kDnsUsage;
+    return 0;
+  }
+  if (!a || a->positional.size() != 1) {
+    err << "mailward dns: " << (a ? (a->positional.empty() ? "a DOMAIN is needed" : "one DOMAIN only") : problem) << "\n"
+        << kDnsUsage;
+    return kExitUsage;
+  }
+  try {
+    return dns_command(*a, out, err);
+  } catch (const config::ConfigError& e) {
+    err << "mailward dns: " << e.what() << "\n";
+    return kExitConfig;
+  } catch (const std::exception& e) {
+    err << "mailward dns: " << e.what() << "\n";
+    return kExitFailed;
+  }
 }
 
 }  // namespace mailward::setup
