@@ -106,8 +106,12 @@ set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
 set(CPACK_RPM_PACKAGE_RELEASE 1)
 set(CPACK_RPM_PACKAGE_REQUIRES "publicsuffix-list")
 set(CPACK_RPM_PACKAGE_REQUIRES_PRE "shadow-utils")
+# Not relocatable (paths under /etc and /usr are fixed); no /usr/lib/.build-id links (they would
+# collide with debuginfo packages of other software); weak dependencies as raw spec lines (CPack has
+# no variable for Recommends).
+set(CPACK_PACKAGE_RELOCATABLE OFF)
 set(CPACK_RPM_SPEC_MORE_DEFINE
-    "Recommends: postfix\nRecommends: dovecot\nRecommends: dovecot-pigeonhole")
+    "%define _build_id_links none\nRecommends: postfix\nRecommends: dovecot\nRecommends: dovecot-pigeonhole")
 set(CPACK_RPM_PRE_INSTALL_SCRIPT_FILE ${MAILWARD_PKG_GEN}/rpm/pre)
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${MAILWARD_PKG_GEN}/rpm/post)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${MAILWARD_PKG_GEN}/rpm/preun)
