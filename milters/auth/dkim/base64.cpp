@@ -53,20 +53,26 @@ std::optional<std::string> base64_decode(std::string_view text) {
   std::uint32_t acc = 0;
   int bits = 0;
   int padding = 0;
-  // Fast path: whole quanta of four alphabet characters (the bulk of any b= or p= value).
   std::size_t i = 0;
+  const std::size_t n = text.size();
   const auto* u = reinterpret_cast<const unsigned char*>(text.data());
-  while (i + 4 <= text.size()) {
-    std::int8_t a = kTable[u[i]], b = kTable[u[i + 1]], c = kTable[u[i + 2]], d = kTable[u[i + 3]];
-    if ((a | b | c | d) < 0) break;  // whitespace, padding or junk: the careful loop below decides
-    auto v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
-             (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
-    *w++ = static_cast<char>(v >> 16);
-    *w++ = static_cast<char>((v >> 8) & 0xFF);
-    *w++ = static_cast<char>(v & 0xFF);
-    i += 4;
-  }
-  for (char c : text.substr(i)) {
+  for (;;) {
+    // Fast path, at a quantum boundary: whole quanta of four alphabet characters (the bulk of any
+    // b= or p= value, between the FWS of its folds).
+    while (bits == 0 && padding == 0 && i + 4 <= n) {
+      std::int8_t a = kTable[u[i]], b = kTable[u[i + 1]], c = kTable[u[i + 2]], d = kTable[u[i + 3]];
+      if ((a | b | c | d) < 0) break;  // FWS, padding or junk: the careful step below decides
+      auto v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+               (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+      *w++ = static_cast<char>(v >> 16);
+      *w++ = static_cast<char>((v >> 8) & 0xFF);
+      *w++ = static_cast<char>(v & 0xFF);
+      i += 4;
+    }
+    if (i >= n) break;
+    // Careful step: one character (FWS skipped, '=' counted); the fast path resumes once a quantum
+    // is complete again.
+    const char c = text[i++];
     std::int8_t v = kTable[static_cast<unsigned char>(c)];
     if (v >= 0) {
       if (padding > 0) return std::nullopt;  // data after padding

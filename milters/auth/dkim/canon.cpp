@@ -448,6 +448,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
         // Interior run that starts with a SP: that SP is the one kept (same bytes, fewer pieces).
         e.piece(run, static_cast<std::size_t>(ws + 1 - run));
         run = p;
+        p = scanner.next(p + 1);  // *p is a data byte of a line with data: nothing to do for it
         continue;
       }
       e.piece(run, static_cast<std::size_t>(ws - run));

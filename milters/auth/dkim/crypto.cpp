@@ -51,9 +51,14 @@ std::string Digest::final() {
 }
 
 std::string sha256(std::string_view data) {
-  Digest d(Hash::sha256);
-  d.update(data);
-  return d.final();
+  // One context per thread, re-initialised per call: no EVP_MD_CTX allocation per digest.
+  thread_local const MdCtx ctx(EVP_MD_CTX_new());
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md_for(Hash::sha256), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), out, &n) != 1)
+    return {};
+  return std::string(reinterpret_cast<const char*>(out), n);
 }
 
 std::shared_ptr<EVP_PKEY> adopt(EVP_PKEY* key) { return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free); }

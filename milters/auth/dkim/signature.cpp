@@ -275,7 +275,10 @@ SignatureParse parse_signature(std::string_view value) {
     if (const Tag* t = tags.i) r.identity = std::string(t->value);
     if (const Tag* t = tags.a) r.algorithm = text::to_lower(strip_fws(t->value));
     if (const Tag* t = tags.b) {
-      r.b_text = strip_fws(t->value);
+      for (char c : t->value) {  // (b= is decoded below straight from the value, FWS skipped)
+        if (r.b_prefix.size() == 8) break;
+        if (!is_fws_char(c)) r.b_prefix.push_back(c);
+      }
       r.b_begin = t->value_begin;
       r.b_end = t->value_end;
     }
@@ -360,7 +363,7 @@ SignatureParse parse_signature(std::string_view value) {
   auto bh = base64_decode(tags.bh->value);
   if (!bh || bh->empty()) return fail(SignatureError::bad_base64, "bh= is not base64");
   s.body_hash = std::move(*bh);
-  auto b = base64_decode(r.b_text);  // FWS already removed
+  auto b = base64_decode(tags.b->value);  // FWS skipped by the decoder
   if (!b || b->empty()) return fail(SignatureError::bad_base64, "b= is not base64");
   s.signature = std::move(*b);
 

@@ -78,7 +78,8 @@ struct SignatureParse {
   std::string detail;
   Signature signature;
   // Best effort even on error, for Authentication-Results (header.d / header.s / header.b).
-  std::string domain, selector, algorithm, b_text, identity;  // identity: i= as written
+  std::string domain, selector, algorithm, identity;  // identity: i= as written
+  std::string b_prefix;  // the first 8 characters of b= without FWS (header.b, RFC 6008)
   std::size_t b_begin = 0, b_end = 0;  // offsets of the b= value in the parsed text (for §3.7)
   bool ok() const noexcept { return error == SignatureError::ok; }
 };

@@ -107,7 +107,7 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     r.domain = parsed.domain;
     r.selector = parsed.selector;
     r.algorithm = parsed.algorithm;
-    r.b_prefix = parsed.b_text.substr(0, 8);
+    r.b_prefix = parsed.b_prefix;
     r.identity = parsed.ok()                  ? parsed.signature.identity
                : !parsed.identity.empty() ? parsed.identity
                : parsed.domain.empty()    ? ""

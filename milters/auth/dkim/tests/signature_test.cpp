@@ -152,6 +152,14 @@ TEST(DkimBase64, Table) {
       {"YW=Jj", std::nullopt},                     // data after padding
       {"YW!j", std::nullopt},
       {"YWJjZA===", std::nullopt},
+      // FWS between and inside quanta, with whole quanta after it (the fast path resumes at the
+      // next quantum boundary only).
+      {"YWJj ZGVm\r\n Z2hp", std::string("abcdefghi")},
+      {"YW JjZGVmZ2hp", std::string("abcdefghi")},
+      {"Y WJjZ GVmZ2hpamts", std::string("abcdefghijkl")},
+      {"YWJjZA= =", std::string("abcd")},
+      {"YWJjZA==YWJj", std::nullopt},  // data after padding, even a whole quantum
+      {"YWJjZA== YWJj", std::nullopt},
   };
   for (const auto& c : cases) EXPECT_EQ(base64_decode(c.in), c.out) << c.in;
   for (std::string s : {"", "a", "ab", "abc", "abcd", "\xff\x00\x80"}) EXPECT_EQ(base64_decode(base64_encode(s)), s);
