@@ -16,7 +16,8 @@ N="${2:-1000}"
 INTERVAL="${3:-5}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RECEIVER="$HERE/../../tests/integration/notify/receiver.py"
-NOTIFYD="$(cd "$BUILD" && pwd)/dovecot-plugins/notifyd/mailward-notifyd"
+# MW_BENCH_NOTIFYD=FILE: another mailward-notifyd binary (e.g. to compare two versions).
+NOTIFYD="${MW_BENCH_NOTIFYD:-$(cd "$BUILD" && pwd)/dovecot-plugins/notifyd/mailward-notifyd}"
 CLI="$(cd "$BUILD" && pwd)/dovecot-plugins/notifyd/mailward-notify-cli"
 [ "$(id -u)" -eq 0 ] || { echo "needs root (ip netns)" >&2; exit 1; }
 [ -x "$NOTIFYD" ] && [ -x "$CLI" ] || { echo "build mailward-notifyd and mailward-notify-cli in $BUILD" >&2; exit 1; }
