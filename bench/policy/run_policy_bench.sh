@@ -19,7 +19,10 @@
 #     postfwd, which cannot keep up with that, POSTFWD_RATE, default 100/s): p50/p99/p99.9 of a
 #     service that is not saturated. With root, this phase runs client and server (and redis) under
 #     SCHED_FIFO (chrt) so other processes on a shared build machine do not preempt them; the
-#     output says whether it did (RT=0 switches it off).
+#     output says whether it did (RT=0 switches it off). SATURATED_RT=1 runs the saturated phase
+#     that way too: the server then has CPU 1 to itself (less the kernel's 5 % RT reserve), so its
+#     decisions/s is a one-core figure even on a busy machine — but it starves everything else on
+#     that core for the length of the row, so it is off by default.
 # With two cores or more, the server (and redis, and postfwd with its children) is pinned to CPU 1
 # and the client to CPU 0 (taskset; PIN=0 switches it off): "one core" is then literal.
 set -euo pipefail
@@ -103,15 +106,21 @@ set_rt() { # fifo|other PID...
 }
 run_row() {
   local label="$1" pids_fn="$2"; shift 2
-  local before after line rate all cpu per_cpu
+  local before after line rate all cpu per_cpu sat_rt=() sat_note="normal scheduling"
+  if [ "${SATURATED_RT:-0}" = 1 ] && [ "$USE_RT" = 1 ]; then
+    sat_rt=(chrt -f 20)
+    sat_note="SCHED_FIFO"
+    set_rt fifo $($pids_fn)
+  fi
   before="$(cpu_ticks $($pids_fn))"
-  line="$("${CLIENT_PIN[@]}" "$CLIENT" "$@" --connections "$CONNS" --seconds "$SECONDS_PER_ROW" --label "$label")"
+  line="$("${sat_rt[@]}" "${CLIENT_PIN[@]}" "$CLIENT" "$@" --connections "$CONNS" --seconds "$SECONDS_PER_ROW" --label "$label")"
   after="$(cpu_ticks $($pids_fn))"
+  set_rt other $($pids_fn)
   rate="$(echo "$line" | awk '{print $2}')"
   all="$(sed -E 's/.* all ([0-9]+).*/\1/' <<<"$line")"
   read -r cpu per_cpu <<<"$(cpu_per_decision "$before" "$after" "$all")"
   echo "$line"
-  echo "    saturated: server CPU ${cpu} s for ${all} answers -> ${per_cpu} decisions per CPU-second (load $(cut -d' ' -f1 /proc/loadavg))"
+  echo "    saturated ($sat_note): server CPU ${cpu} s for ${all} answers -> ${per_cpu} decisions per CPU-second (load $(cut -d' ' -f1 /proc/loadavg))"
   local offered="$RATE" lat_line rt_note="normal scheduling"
   [ "$label" != "postfwd2-1.35" ] || offered="$POSTFWD_RATE"
   set_rt fifo $($pids_fn)
