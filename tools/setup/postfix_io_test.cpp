@@ -114,7 +114,7 @@ TEST_F(SetupPostfixTest, DryRunApplyAndIdempotence) {
             "non_smtpd_milters = unix:mailward/milter.sock\n"
             "milter_default_action = tempfail\n"
             "milter_protocol = 6\n"
-            "smtpd_relay_restrictions = check_policy_service, unix:mailward/policy.sock, permit_mynetworks, "
+            "smtpd_relay_restrictions = check_policy_service unix:mailward/policy.sock, permit_mynetworks, "
             "permit_sasl_authenticated, defer_unauth_destination\n"
             "sender_dependent_relayhost_maps = socketmap:unix:mailward/socketmap.sock:relayhost\n");
   EXPECT_EQ(postconf(dir_, {"-P", "submission/inet/smtpd_relay_restrictions"}),

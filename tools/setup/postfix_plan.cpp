@@ -42,9 +42,23 @@ bool names_socket(const std::string& element, const std::string& relative, const
   return word == relative || word == "unix:" + absolute;
 }
 
-// Postfix lists in main.cf are written "a, b, c"; master.cf -o values without spaces ("a,b,c").
+// Restrictions that take the next list element as their argument (postconf(5)): written
+// "check_policy_service unix:x", as people write them, not "check_policy_service, unix:x".
+bool takes_argument(std::string_view element) {
+  return element.starts_with("check_") || element.starts_with("reject_rbl_") ||
+         element.starts_with("reject_rhsbl_") || element.starts_with("permit_dnswl_") ||
+         element.starts_with("permit_rhswl_");
+}
+
+// Postfix lists in main.cf are written "a, b arg, c"; master.cf -o values without spaces ("a,b,arg,c").
 std::string render_list(const std::vector<std::string>& items, bool master) {
-  return join(items, master ? "," : ", ");
+  if (master) return join(items, ",");
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += takes_argument(items[i - 1]) ? " " : ", ";
+    out += items[i];
+  }
+  return out;
 }
 
 // Append `element` to a list unless it is already there. Returns true when changed.

@@ -105,8 +105,19 @@ TEST(PlanPostfix, Table) {
   }
   cases.push_back({"policy first in relay restrictions", debian(), with_policy(),
                    {"smtpd_milters = unix:mailward/milter.sock", "non_smtpd_milters = unix:mailward/milter.sock",
-                    "smtpd_relay_restrictions = check_policy_service, unix:mailward/policy.sock, permit_mynetworks, "
+                    "smtpd_relay_restrictions = check_policy_service unix:mailward/policy.sock, permit_mynetworks, "
                     "permit_sasl_authenticated, defer_unauth_destination"}});
+  {
+    PostfixSettings s = debian();
+    s.main["smtpd_milters"] = s.main["non_smtpd_milters"] = "unix:mailward/milter.sock";
+    s.main["smtpd_relay_restrictions"] =
+        "permit_mynetworks,check_client_access   hash:/etc/postfix/access reject_rbl_client zen.example "
+        "reject_unauth_destination";
+    cases.push_back({"restrictions with arguments keep them beside them", s, with_policy(),
+                     {"smtpd_relay_restrictions = check_policy_service unix:mailward/policy.sock, permit_mynetworks, "
+                      "check_client_access hash:/etc/postfix/access, reject_rbl_client zen.example, "
+                      "reject_unauth_destination"}});
+  }
   {
     PostfixSettings s = debian();
     s.main["smtpd_milters"] = s.main["non_smtpd_milters"] = "unix:mailward/milter.sock";
@@ -127,7 +138,7 @@ TEST(PlanPostfix, Table) {
     cases.push_back({"submission overrides: own list, and one through a main.cf parameter", s, with_policy(),
                      {"submission/inet/smtpd_relay_restrictions=check_policy_service,unix:mailward/policy.sock,"
                       "permit_sasl_authenticated,reject",
-                      "mua_relay_restrictions = check_policy_service, unix:mailward/policy.sock, "
+                      "mua_relay_restrictions = check_policy_service unix:mailward/policy.sock, "
                       "permit_sasl_authenticated, reject"}});
   }
   {
