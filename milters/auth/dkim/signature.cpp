@@ -2,6 +2,7 @@
 #include "milters/auth/dkim/signature.h"
 
 #include <algorithm>
+#include <array>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -330,17 +331,27 @@ SignatureParse parse_signature(std::string_view value) {
   // h= is hdr-name *( *FWS ":" *FWS hdr-name ) (§3.5): FWS only around the colons, so each name is
   // the piece between colons with its FWS trimmed (no copy of the whole list).
   const std::string_view list = tags.h->value;
-  s.signed_headers.reserve(static_cast<std::size_t>(std::count(list.begin(), list.end(), ':')) + 1);
+  // One pass collects the names as views (up to 64 on the stack; the vector grows past that), then
+  // the strings are made with one allocation for the vector.
+  std::array<std::string_view, 64> names;
+  std::size_t count = 0;
   for (std::size_t start = 0;;) {
     std::size_t colon = list.find(':', start);
     std::string_view h = list.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
     h.remove_prefix(leading_fws(h));
     h.remove_suffix(trailing_fws(h));
     if (h.empty()) return fail(SignatureError::syntax, "empty header name in h=");
-    s.signed_headers.emplace_back(h);
+    if (count < names.size()) {
+      names[count] = h;
+    } else {
+      if (count == names.size()) s.signed_headers.assign(names.begin(), names.end());
+      s.signed_headers.emplace_back(h);
+    }
+    ++count;
     if (colon == std::string_view::npos) break;
     start = colon + 1;
   }
+  if (count <= names.size()) s.signed_headers.assign(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count));
   bool from = false;
   for (const std::string& h : s.signed_headers) from = from || text::iequals(h, "from");
   if (!from) return fail(SignatureError::from_not_signed, "h= does not include From");  // §5.4

@@ -100,7 +100,7 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
 
   unsigned seen = 0;
   for (const mail::HeaderField& field : headers) {
-    if (!text::iequals(field.name, "DKIM-Signature")) continue;
+    if (field.name.size() != 14 || !text::iequals(field.name, "DKIM-Signature")) continue;
     Pending p;
     SignatureResult& r = p.result;
     SignatureParse parsed = parse_signature(field.value);
@@ -155,7 +155,8 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     taken.assign(headers.size(), 0);
     for (const std::string& h : s.signed_headers) {
       for (std::size_t k = headers.size(); k-- > 0;) {
-        if (taken[k] != 0 || !text::iequals(headers[k].name, h)) continue;
+        // (length first: most names differ in length, and iequals is an out-of-line call)
+        if (taken[k] != 0 || headers[k].name.size() != h.size() || !text::iequals(headers[k].name, h)) continue;
         taken[k] = 1;
         append_canonical_header(data, s.header_canon, headers[k].name, headers[k].value);
         data.append("\r\n");

@@ -128,6 +128,21 @@ TEST(DkimSignature, Fields) {
   EXPECT_EQ(c.signature.body_canon, Canon::simple);  // "relaxed" alone = relaxed/simple
 }
 
+// h= lists of every length around the parser's 64-name stack buffer keep every name, in order,
+// with FWS around the colons trimmed.
+TEST(DkimSignature, LongHeaderLists) {
+  for (std::size_t n : {1u, 2u, 63u, 64u, 65u, 66u, 130u}) {
+    std::string h = "From";
+    for (std::size_t i = 1; i < n; ++i) h += (i % 7 == 0 ? " :\r\n\tX-" : ":X-") + std::to_string(i);
+    SignatureParse p = parse_signature(" v=1; a=rsa-sha256; d=x.org; s=s; h=" + h + "; bh=YWJj; b=ZGVm");
+    ASSERT_TRUE(p.ok()) << n << ": " << p.detail;
+    const std::vector<std::string>& names = p.signature.signed_headers;
+    ASSERT_EQ(names.size(), n);
+    EXPECT_EQ(names[0], "From");
+    for (std::size_t i = 1; i < n; ++i) EXPECT_EQ(names[i], "X-" + std::to_string(i)) << n;
+  }
+}
+
 }  // namespace
 }  // namespace mailward::dkim
 
