@@ -16,6 +16,7 @@ std::string daemon_help_text(const DaemonHelp& help) {
   s << "\noptions:\n"
     << "  --config FILE, -c FILE  configuration (default " << kDefaultConfigPath << ")\n"
     << "  --check                 " << help.check_does << "\n"
+    << "  --foreground            accepted and ignored: the daemon never forks (systemd Type=simple)\n"
     << "  --help, -h              this text\n"
     << "  --version               print the version\n";
   if (!help.details.empty()) s << "\n" << help.details << "\n";
@@ -41,6 +42,8 @@ std::optional<int> parse_daemon_args(int argc, const char* const* argv, const Da
       args.config_path = std::string(arg.substr(9));
     } else if (arg == "--check") {
       args.check_only = true;
+    } else if (arg == "--foreground") {
+      continue;  // never forks: accepted for the habit of other daemons' units
     } else if (arg == "--help" || arg == "-h") {
       out << daemon_help_text(help);
       return kExitOk;

@@ -39,7 +39,8 @@ TEST(DaemonCli, DefaultsWhenNoArguments) {
 TEST(DaemonCli, ConfigAndCheckInEverySpelling) {
   for (auto argv : std::vector<std::vector<const char*>>{{"--config", "/x.conf", "--check"},
                                                          {"-c", "/x.conf", "--check"},
-                                                         {"--check", "--config=/x.conf"}}) {
+                                                         {"--check", "--config=/x.conf"},
+                                                         {"--foreground", "-c", "/x.conf", "--check"}}) {
     Parsed r = parse(argv);
     EXPECT_FALSE(r.status.has_value()) << r.err;
     EXPECT_EQ(r.args.config_path, "/x.conf");
