@@ -265,9 +265,11 @@ int setup_dovecot(const Args& a, std::ostream& out, std::ostream& err) {
   config::Config cfg = load_config(a, described);
   AuthPolicyWanted auth = auth_policy_from_config(cfg);
 
+  // Paths written into Dovecot's configuration are made absolute (Dovecot runs elsewhere).
+  auto absolute = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
   DovecotInputs in;
-  in.mailward_config = a.get("--config", kMailwardConfig);
-  in.imapsieve_dir = a.get("--imapsieve-dir", kImapsieveDir);
+  in.mailward_config = absolute(a.get("--config", kMailwardConfig));
+  in.imapsieve_dir = absolute(a.get("--imapsieve-dir", kImapsieveDir));
   in.imapsieve = fs::exists(in.imapsieve_dir + "/report-spam.sieve") && fs::exists(in.imapsieve_dir + "/report-ham.sieve");
   std::string error, value;
   for (auto [name, list] : {std::pair{"plugin/sieve_plugins", &in.current_sieve_plugins},
@@ -281,8 +283,8 @@ int setup_dovecot(const Args& a, std::ostream& out, std::ostream& err) {
   }
   if (auth.configured) {
     in.auth_policy_url = auth.url;
-    in.api_header_file = a.get("--header-file", kAuthPolicyHeaderFile);
-    in.nonce_file = a.get("--nonce-file", kAuthPolicyNonceFile);
+    in.api_header_file = absolute(a.get("--header-file", kAuthPolicyHeaderFile));
+    in.nonce_file = absolute(a.get("--nonce-file", kAuthPolicyNonceFile));
   }
   const std::string text = render_dovecot_conf(in);
   std::optional<std::string> existing = read_whole(target);
