@@ -151,15 +151,15 @@ done
 [ "$(dpkg-deb -f "$DEB" Recommends)" = "postfix, dovecot-core, dovecot-sieve, dovecot-lmtpd" ] \
   || fail ".deb Recommends: '$(dpkg-deb -f "$DEB" Recommends)'"
 [ "$(dpkg-deb -I "$DEB" conffiles)" = "/etc/mailward/mailward.conf" ] || fail ".deb conffiles: '$(dpkg-deb -I "$DEB" conffiles)'"
-mkdir -p "$WORK/control"; dpkg-deb -e "$DEB" "$WORK/control"
+mkdir -p "$WORK/debctl"; dpkg-deb -e "$DEB" "$WORK/debctl"
 for s in postinst prerm postrm; do
-  [ -x "$WORK/control/$s" ] || fail ".deb has no executable $s"
-  sh -n "$WORK/control/$s" || fail ".deb $s is not valid sh"
+  [ -x "$WORK/debctl/$s" ] || fail ".deb has no executable $s"
+  sh -n "$WORK/debctl/$s" || fail ".deb $s is not valid sh"
 done
-mw_has -F "useradd --system" "$WORK/control/postinst" || fail "postinst does not create the system user"
-mw_has -F "deb-systemd-helper enable" "$WORK/control/postinst" || fail "postinst does not enable the units"
-mw_has -F "systemctl stop" "$WORK/control/prerm" || fail "prerm does not stop the units"
-mw_has -F "userdel" "$WORK/control/postrm" || fail "postrm does not remove the user"
+mw_has -F "useradd --system" "$WORK/debctl/postinst" || fail "postinst does not create the system user"
+mw_has -F "deb-systemd-helper enable" "$WORK/debctl/postinst" || fail "postinst does not enable the units"
+mw_has -F "systemctl stop" "$WORK/debctl/prerm" || fail "prerm does not stop the units"
+mw_has -F "userdel" "$WORK/debctl/postrm" || fail "postrm does not remove the user"
 
 # .rpm: file list, flags/modes/owners, scripts, requirements
 rpm -qp --list "$RPM" >"$WORK/rpm-files.txt" 2>"$WORK/rpm-q.log" || fail "rpm -qp --list failed: $(cat "$WORK/rpm-q.log")"
@@ -316,18 +316,19 @@ mw_up
 chmod 0755 "$MW_STATE"
 postconf -c "$MW_PF_MX" -h smtpd_milters | mw_has -F "unix:mailward/milter.sock" \
   || fail "setup postfix did not hook the milter in: $(postconf -c "$MW_PF_MX" -h smtpd_milters)"
-postconf -c "$MW_PF_MX" -h smtpd_relay_restrictions | mw_has -F "check_policy_service unix:mailward/policy.sock" \
+# (Postfix lists: commas and spaces both separate elements)
+postconf -c "$MW_PF_MX" -h smtpd_relay_restrictions | tr ',' ' ' | tr -s ' ' | mw_has -F "check_policy_service unix:mailward/policy.sock" \
   || fail "setup postfix did not hook the policy service in: $(postconf -c "$MW_PF_MX" -h smtpd_relay_restrictions)"
 ns postfix -c "$MW_PF_MX" reload >/dev/null 2>&1 </dev/null || true
 
 # The webhook receiver (plain HTTP) and bob's Sieve script naming the target.
 ns ip addr add "$RECV_IP/32" dev lo
-echo '{"status": 200}' >"$WORK/control"
+echo '{"status": 200}' >"$WORK/recv-control"
 # (receiver.py always loads a certificate, even for --plain)
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=$RECV_IP" -keyout "$WORK/recv.key" \
   -out "$WORK/recv.pem" >/dev/null 2>&1 || fail "openssl req failed"
 ip netns exec "$MW_NS" python3 "$SRC/tests/integration/notify/receiver.py" --plain --bind "$RECV_IP:8080" \
-  --cert "$WORK/recv.pem" --key "$WORK/recv.key" --log "$REQ" --control "$WORK/control" >"$WORK/receiver.log" 2>&1 &
+  --cert "$WORK/recv.pem" --key "$WORK/recv.key" --log "$REQ" --control "$WORK/recv-control" >"$WORK/receiver.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 50); do mw_has ready "$WORK/receiver.log" 2>/dev/null && break; sleep 0.1; done
 mw_has ready "$WORK/receiver.log" || fail "receiver did not start: $(cat "$WORK/receiver.log")"
@@ -357,7 +358,7 @@ for u in $UNITS; do
   cmd="${exec_line/\/etc\/mailward\/mailward.conf/$TESTCONF}"
   say "3: $u: $cmd (as $user:$group)"
   mdwe=()
-  if mw_has -x "MemoryDenyWriteExecute=yes" "$unit"; then mdwe=(python3 -c "$MDWE_PY"); fi
+  if mw_has -x "MemoryDenyWriteExecute=yes" "$unit"; then mdwe=("$MW_PYTHON" -c "$MDWE_PY"); fi
   # shellcheck disable=SC2086
   ip netns exec "$MW_NS" setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs \
     --bounding-set=-all --inh-caps=-all "${mdwe[@]}" $cmd </dev/null >"$WORK/$u.log" 2>&1 &
@@ -384,7 +385,7 @@ mw_has -F "dmarc=pass" <<<"$ar" || fail "DMARC not pass: '$ar'"
 spam="$(mw_header "$delivered" X-Spam-Status)"
 mw_has "^No, score=" <<<"$spam" || fail "not scored (X-Spam-Status: '$spam')"
 for _ in $(seq 100); do mw_has -F "$marker" "$REQ" 2>/dev/null && break; sleep 0.1; done
-mw_has -F "$marker" "$REQ" 2>/dev/null || fail "no notification for $marker at the receiver (notifyd: $(tail -3 "$WORK/mailward-notifyd.log"); spool new/: $(ls /var/spool/mailward/notify/new))"
+mw_has -F "$marker" "$REQ" 2>/dev/null || fail "no notification for $marker at the receiver (notifyd: $(tail -3 "$WORK/mailward-notifyd.log"); spool new/: $(ls /var/spool/mailward/notify/new); bob's Sieve log: $(cat "$home/.dovecot.sieve.log" 2>/dev/null); Dovecot: $(grep -i 'sieve\|mailward' "$MW_LOGS/dovecot.log" | tail -3))"
 mw_has -F "passed" "$WORK/mailward-policyd.log" || fail "mailward-policyd logged no decision: $(tail -3 "$WORK/mailward-policyd.log")"
 say "3: ok (authenticated, scored, notified; policy consulted)"
 
