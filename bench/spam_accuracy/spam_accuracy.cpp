@@ -13,7 +13,9 @@
 //       different fold assignments (fold = FNV-1a(file name, repeat) mod K); one row per variant.
 // SPEC: comma-separated key=value changing the shipped defaults: tokenizer (bigrams, headers,
 // more_headers, url_paths, tok_max, min_word, max_word) and classifier (strength, prior, min_dev,
-// max_tokens, min_count) and `scale` (score points per unit of log ratio, default bayes::kScorePerLogRatio).
+// max_tokens, min_count), `rank` (what is swept and scored: 0 spamminess, the shipped measure; 1
+// the log ratio; 2 the mean log odds) and `scale` (score points per unit of it, default
+// bayes::kScorePerSpamminess).
 // Time figures: CPU ms per message for parse + tokenize and for classify (in process, model in
 // memory): the per-message cost the milter pays, beside rspamd's from reference.sh.
 #include <algorithm>
@@ -69,7 +71,10 @@ struct Variant {
   std::string spec;  // as given ("" = the shipped defaults)
   TokenizerOptions tok;
   bayes::Params params;
-  double scale = bayes::kScorePerLogRatio;
+  double scale = bayes::kScorePerSpamminess;
+  // What is swept and scored: 0 spamminess (log ratio / sqrt(tokens used), shipped), 1 the log
+  // ratio (the measure before 2026-11-28), 2 the mean log odds.
+  int rank = 0;
   std::string tok_key;  // the tokenizer part of the spec (token sets are cached per key)
 };
 
@@ -105,6 +110,7 @@ bool parse_variant(const std::string& spec, Variant& v, std::string& why) {
       else if (k == "max_tokens") v.params.max_tokens = n;
       else if (k == "min_count") v.params.min_count = n;
       else if (k == "scale") v.scale = x;
+      else if (k == "rank") v.rank = static_cast<int>(n);
       else {
         why = "unknown key " + k;
         return false;
@@ -200,7 +206,7 @@ Metrics measure(const std::vector<Scored>& v, double default_threshold, double r
     }
   }
   std::sort(m.top_ham.begin(), m.top_ham.end(), std::greater<>());
-  if (m.top_ham.size() > 3) m.top_ham.resize(3);
+  if (m.top_ham.size() > 5) m.top_ham.resize(5);
   m.recall_0 = recall_at(v, 0);
   m.recall_01 = recall_at(v, 0.001);
   m.recall_0_of_905 = expected_recall_at_zero(v, 905);
@@ -209,8 +215,14 @@ Metrics measure(const std::vector<Scored>& v, double default_threshold, double r
   return m;
 }
 
-double score_of(const bayes::Verdict& v, double scale) {
-  return std::clamp(scale * v.log_ratio, bayes::kMinScore, bayes::kMaxScore);
+double rank_of(const bayes::Verdict& v, int rank) {
+  if (rank == 1) return v.log_ratio;
+  if (rank == 2) return v.mean_log_odds;
+  return v.spamminess;
+}
+
+double score_of(const bayes::Verdict& v, const Variant& variant) {
+  return std::clamp(variant.scale * rank_of(v, variant.rank), bayes::kMinScore, bayes::kMaxScore);
 }
 
 void train_model(bayes::MemoryModel& model, const std::vector<Message>& msgs,
@@ -315,7 +327,7 @@ int run_cv(const std::vector<Message>& train, const std::vector<Variant>& varian
         for (std::size_t i = 0; i < train.size(); ++i) {
           if (!skip[i]) continue;
           bayes::Verdict verdict = bayes::classify(model, "", toks[i], v.params);
-          results[i] = {verdict.log_ratio, score_of(verdict, v.scale), train[i].spam};
+          results[i] = {rank_of(verdict, v.rank), score_of(verdict, v), train[i].spam};
         }
       }
       Metrics m = measure(results, 5.0, 15.0);
@@ -337,7 +349,7 @@ int run_cv(const std::vector<Message>& train, const std::vector<Variant>& varian
                 100 * sum.recall_0 / R, 100 * sum.recall_0_of_905 / R, 100 * sum.recall_01 / R, 100 * sum.recall_05 / R,
                 100 * sum.recall_1 / R, static_cast<double>(sum.ham_at_default) / R,
                 100 * static_cast<double>(sum.spam_at_default) / R / static_cast<double>(first.n_spam));
-    for (double x : first.top_ham) std::printf(" %.1f", x);
+    for (double x : first.top_ham) std::printf(" %.2f", x);
     std::printf("\n");
     std::fflush(stdout);
     if (show > 0) {
@@ -420,7 +432,7 @@ int main(int argc, char** argv) {
     double t0 = cpu_seconds();
     for (std::size_t i = 0; i < test.size(); ++i) {
       bayes::Verdict verdict = bayes::classify(model, "", test_toks[i], v.params);
-      ours.push_back({verdict.log_ratio, score_of(verdict, v.scale), test[i].spam});
+      ours.push_back({rank_of(verdict, v.rank), score_of(verdict, v), test[i].spam});
     }
     classify_cpu += cpu_seconds() - t0;
     classified += test.size();

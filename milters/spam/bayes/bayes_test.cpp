@@ -52,6 +52,7 @@ TEST(BayesMath, OneTokenGivesItsProbability) {
   // With one token, q_spam = 1 - f and q_ham = f, so I = (1 + f - (1 - f)) / 2 = f.
   Params p;
   p.strength = 0.1;
+  p.prior = 0.5;
   Counts totals{10, 10};
   std::vector<Counts> one{{3, 1}};
   Verdict v = combine(one, totals, p);
@@ -65,6 +66,7 @@ TEST(BayesMath, OneTokenGivesItsProbability) {
 TEST(BayesMath, SelectionAndSymmetry) {
   Params p;
   p.strength = 0.1;
+  p.prior = 0.5;
   p.min_deviation = 0.2;
   p.max_tokens = 2;
   Counts totals{10, 10};
@@ -95,20 +97,45 @@ TEST(BayesMath, SelectionAndSymmetry) {
 TEST(BayesMath, ScoreMapping) {
   Verdict v;
   v.opinion = true;
-  struct Case { double p, lr, score; const char* rule; } cases[] = {
-      {1.0, 100, 8.0, "BAYES_999"}, {0.9995, 10, 5.0, "BAYES_999"}, {0.995, 6, 3.0, "BAYES_99"},
-      {0.5, 0, 0.0, "BAYES_50"},    {0.1, -2, -1.0, "BAYES_05"},    {0.0, -100, -3.0, "BAYES_00"},
+  // score = clamp(kScorePerSpamminess * spamminess, -3, 8); the rule name from the probability.
+  const double u = 1 / kScorePerSpamminess;  // the spamminess worth one point
+  struct Case { double p, spamminess, score; const char* rule; } cases[] = {
+      {1.0, 100, 8.0, "BAYES_999"},    {0.9995, 5 * u, 5.0, "BAYES_999"},
+      {0.995, 3 * u, 3.0, "BAYES_99"}, {0.5, 0, 0.0, "BAYES_50"},
+      {0.1, -u, -1.0, "BAYES_05"},     {0.0, -100, -3.0, "BAYES_00"},
   };
   for (const auto& c : cases) {
     v.probability = c.p;
-    v.log_ratio = c.lr;
+    v.spamminess = c.spamminess;
+    v.log_ratio = 1e9;  // not the score's basis any more
     ScoreBin b = score(v);
-    EXPECT_DOUBLE_EQ(b.score, c.score) << c.lr;
+    EXPECT_NEAR(b.score, c.score, 1e-12) << c.spamminess;
     EXPECT_EQ(b.rule, c.rule) << c.p;
   }
   Verdict untrained;
   EXPECT_EQ(score(untrained).score, 0.0);
   EXPECT_EQ(score(untrained).rule, "");
+}
+
+TEST(BayesMath, SpamminessIsLogRatioPerRootOfTokens) {
+  // The same evidence repeated: the log ratio grows with the number of tokens, the spamminess
+  // is log_ratio / sqrt(n) exactly, and the mean log odds stays that of one token.
+  Params p;
+  p.strength = 0.1;
+  p.prior = 0.5;
+  p.min_deviation = 0;
+  Counts totals{10, 10};
+  double f = (0.05 + 3.0) / 4.1;
+  for (std::size_t n : {1u, 4u, 16u, 100u}) {
+    std::vector<Counts> c(n, Counts{3, 1});
+    Verdict v = combine(c, totals, p);
+    ASSERT_EQ(v.tokens_used, n);
+    EXPECT_NEAR(v.spamminess, v.log_ratio / std::sqrt(static_cast<double>(n)), 1e-12) << n;
+    EXPECT_NEAR(v.mean_log_odds, std::log(f / (1 - f)), 1e-12) << n;
+    EXPECT_GT(v.spamminess, 0.0);
+  }
+  std::vector<Counts> none{{0, 0}};
+  EXPECT_EQ(combine(none, totals, p).spamminess, 0.0);
 }
 
 TEST(BayesUsers, ValidNames) {
@@ -185,9 +212,13 @@ TEST_P(ModelTest, UntrainedHasNoOpinion) {
   learn(m, "", toks({109, 7}), Label::spam);
   v = classify(m, "", toks({7}));
   EXPECT_TRUE(v.opinion);
-  EXPECT_GT(v.probability, 0.99);
+  // One token seen in all 10 spam, none of the ham: f = (s * 0.5 + 10) / (s + 10), s = 1
+  // (the default strength); with one token the probability is f.
+  EXPECT_NEAR(v.probability, 10.5 / 11, 1e-12);
+  EXPECT_GT(v.spamminess, 0.0);
   v = classify(m, "", toks({8, 999}));
-  EXPECT_LT(v.probability, 0.01);
+  EXPECT_NEAR(v.probability, 0.5 / 11, 1e-12);  // 999 never seen: not used
+  EXPECT_LT(v.spamminess, 0.0);
 }
 
 TEST_P(ModelTest, PerUserModelOnceTrainedElseGlobal) {
