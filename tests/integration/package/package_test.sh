@@ -238,7 +238,7 @@ as_mailward mailward-milter --check >"$WORK/milter-check.out" 2>&1 || fail "mail
 as_mailward mailward-policyd --check >"$WORK/policyd-check.out" 2>&1 || fail "mailward-policyd --check as mailward: $(cat "$WORK/policyd-check.out")"
 as_mailward mailward-notifyd --config /etc/mailward/mailward.conf --check >"$WORK/notifyd-check.out" 2>&1 \
   || fail "mailward-notifyd --check as mailward: $(cat "$WORK/notifyd-check.out")"
-for p in mailward mailward-milter mailward-policyd; do
+for p in mailward mailward-milter mailward-policyd mailward-notifyd; do
   "$p" --help >"$WORK/help.out" 2>&1 || fail "$p --help exits $?"
   mw_has -i "usage" "$WORK/help.out" || fail "$p --help prints no usage"
 done
