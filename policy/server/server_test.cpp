@@ -306,5 +306,39 @@ TEST(ServerBatching, ConcurrentConnectionsShareOneLimitExactly) {
   std::filesystem::remove_all(dir);
 }
 
+// The batch writes nothing before run() (an answer never precedes its decision, so the store
+// has committed everything a client was told), then each connection's answers in queue order.
+TEST(ServerBatching, AnswersOnlyAfterRunInQueueOrder) {
+  log::Settings quiet;
+  quiet.min_level = log::Level::fatal;
+  log::init(quiet);
+  PolicyEngine engine(load_policy_settings(config::Config::parse(
+                          "[policy]\nchecks = relay\nlocal_domains = ex.org\n", "t.conf")),
+                      nullptr, SenderMap{});
+  DecisionBatch batch(engine);
+  auto req = [](const std::string& rcpt) {
+    Request r;
+    r.request = "smtpd_access_policy";
+    r.protocol_state = "RCPT";
+    r.client_address = "203.0.113.9";
+    r.recipient = rcpt;
+    return r;
+  };
+  std::string a, b;
+  batch.add(req("v@victim.example"), &a);
+  batch.add(req("bob@ex.org"), &b);
+  batch.add_answer("action=X\n\n", &a);
+  batch.add(req("bob@ex.org"), &a);
+  EXPECT_EQ(batch.size(), 4u);
+  EXPECT_EQ(a, "");
+  EXPECT_EQ(b, "");
+  batch.run(store::Clock::now());
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(a,
+            "action=554 5.7.1 <v@victim.example>: Relay access denied\n\naction=X\n\n"
+            "action=DUNNO\n\n");
+  EXPECT_EQ(b, "action=DUNNO\n\n");
+}
+
 }  // namespace
 }  // namespace mailward::policy
