@@ -159,6 +159,7 @@ const Tag* TagList::find(std::string_view name) const noexcept {
 TagList parse_tag_list(std::string_view text) {
   TagList out;
   out.tags.reserve(16);  // a DKIM-Signature has about a dozen tags: one allocation
+  std::uint64_t single_letter = 0;  // one-letter tag names seen so far
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t semi = text.find(';', pos);
@@ -197,12 +198,21 @@ TagList parse_tag_list(std::string_view text) {
       out.detail = "invalid character in value of tag " + std::string(name);
       return out;
     }
-    for (const Tag& t : out.tags) {
-      if (t.name == name) {  // RFC 6376 §3.2: the entire tag-list is invalid
-        out.error = TagListError::duplicate;
-        out.detail = "duplicate tag " + std::string(name);
-        return out;
-      }
+    // Duplicates (RFC 6376 §3.2: the entire tag-list is invalid). One-letter names (most of them)
+    // are checked in a bit set, one bit per letter (names are case-sensitive); others by search.
+    bool duplicate = false;
+    if (name.size() == 1) {  // valid_tag_name: a letter
+      const char c = name[0];
+      const std::uint64_t bit = std::uint64_t{1} << (c >= 'a' ? 26 + (c - 'a') : c - 'A');
+      duplicate = (single_letter & bit) != 0;
+      single_letter |= bit;
+    } else {
+      for (const Tag& t : out.tags) duplicate = duplicate || t.name == name;
+    }
+    if (duplicate) {
+      out.error = TagListError::duplicate;
+      out.detail = "duplicate tag " + std::string(name);
+      return out;
     }
     Tag tag;
     tag.name = name;

@@ -27,6 +27,11 @@ TEST(DkimTagList, Table) {
       {"a", TagListError::syntax, 0},
       {"1a=2", TagListError::syntax, 0},
       {"a=1; a=2", TagListError::duplicate, 0},
+      {"a=1; A=2", TagListError::ok, 2},  // tag names are case-sensitive (§3.2)
+      {"Z=1; z=1; Z=2", TagListError::duplicate, 0},
+      {"ab=1; a=2; b=3", TagListError::ok, 3},
+      {"ab=1; b=2; ab=3", TagListError::duplicate, 0},
+      {"bh=1; b=2; bh_=3", TagListError::ok, 3},
       {"k=rsa; t; p=", TagListError::syntax, 0},
       {"v=DKIM1: g=*", TagListError::ok, 1},  // one tag v with value "DKIM1: g=*"
   };

@@ -216,7 +216,8 @@ TEST(DkimVerify, ResultFieldsAndTestingFlag) {
   EXPECT_EQ(r[0].status, Status::pass);
   EXPECT_TRUE(r[0].testing);
   EXPECT_EQ(r[0].key_bits, 2048u);
-  const Tag* b = parse_tag_list(v).find("b");
+  const TagList tags = parse_tag_list(v);  // (the views below point into v; tags owns the list)
+  const Tag* b = tags.find("b");
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(r[0].b_prefix, strip_fws(b->value).substr(0, 8));
   EXPECT_EQ(r[0].b_prefix.size(), 8u);
