@@ -1,4 +1,4 @@
-// The pure part of `mailward setup dovecot`: the text of conf.d/90-mailward.conf (dovecot_conf.h).
+// The pure part of `mailward setup dovecot`: the text of conf.d/99-mailward.conf (dovecot_conf.h).
 #include "tools/setup/dovecot_conf.h"
 
 #include <algorithm>
@@ -59,7 +59,11 @@ std::string render_dovecot_conf(const DovecotInputs& in) {
        "  mail_plugins = $mail_plugins sieve\n"
        "}\n";
   std::vector<std::string> plugins = {"sieve_mailward"};
-  std::vector<std::string> global = {"+vnd.mailward.webhook"};
+  // Only the learning scripts' extensions are global-only. vnd.mailward.webhook must NOT be listed
+  // in sieve_global_extensions: Pigeonhole then restricts it to global scripts and a user's script
+  // fails to load at delivery ("its use is restricted to global scripts"); sieve_extensions already
+  // offers it to every script. A listing left by an earlier version of this command is dropped.
+  std::vector<std::string> global;
   if (in.imapsieve) {
     plugins.insert(plugins.begin(), {"sieve_imapsieve", "sieve_extprograms"});
     global.insert(global.end(), {"+vnd.dovecot.pipe", "+vnd.dovecot.environment"});
@@ -76,7 +80,12 @@ std::string render_dovecot_conf(const DovecotInputs& in) {
   o += "\nplugin {\n";
   o += "  sieve_plugins = " + merge(in.current_sieve_plugins, plugins) + "\n";
   o += "  sieve_extensions = " + merge(in.current_sieve_extensions, {"+vnd.mailward.webhook"}) + "\n";
-  o += "  sieve_global_extensions = " + merge(in.current_sieve_global_extensions, global) + "\n";
+  std::vector<std::string> current_global;
+  for (const std::string& e : in.current_sieve_global_extensions)
+    if (e != "+vnd.mailward.webhook" && e != "vnd.mailward.webhook") current_global.push_back(e);
+  std::string global_list = merge(current_global, global);
+  if (!global_list.empty() || !in.current_sieve_global_extensions.empty())
+    o += "  sieve_global_extensions = " + global_list + "\n";
   if (!in.mailward_config.empty() && in.mailward_config != kMailwardConfig)
     o += "  mailward_config = " + in.mailward_config + "\n";
   if (in.imapsieve) {

@@ -1,14 +1,14 @@
-// What `mailward setup dovecot` writes into Dovecot's conf.d (90-mailward.conf), decided by a pure
+// What `mailward setup dovecot` writes into Dovecot's conf.d (99-mailward.conf), decided by a pure
 // function of its inputs; reading Dovecot's current values (doveconf) and writing files are in
 // setup_command.cpp.
 //
 // The file (README.md in this directory, "setup dovecot"):
 //   - LMTP and LDA delivery load Pigeonhole (`mail_plugins = $mail_plugins sieve`);
 //   - the Sieve plugin `sieve_mailward` (vnd.mailward.webhook, dovecot-plugins/sieve-webhook) is
-//     loaded and the extension offered to user scripts (`sieve_extensions`) and to global scripts
-//     (`sieve_global_extensions`). Interpretation: the brief names sieve_global_extensions only, but
-//     Pigeonhole keeps extensions listed only there out of user scripts (DESIGN.md, found in the
-//     webhook integration test), and notifications are written by users, so both are set;
+//     loaded and the extension offered to every script (`sieve_extensions`). It is deliberately not
+//     in `sieve_global_extensions`: Pigeonhole restricts what is listed there to global scripts, and
+//     notifications are written by users (found by the package test: a user's script failed to
+//     load at LMTP delivery);
 //   - imapsieve learning from Junk moves (packaging/imapsieve/90-mailward-imapsieve.conf, same
 //     settings), when its scripts are installed;
 //   - the authentication policy (policy/auth/README.md, "Dovecot side"), when mailward.conf has an

@@ -40,7 +40,7 @@ TEST(DovecotConf, MergesPluginListsAndSectionsByInput) {
   EXPECT_TRUE(contains(t, "protocol lda {\n  mail_plugins = $mail_plugins sieve\n}\n"));
   EXPECT_TRUE(contains(t, "  sieve_plugins = sieve_mailward\n"));
   EXPECT_TRUE(contains(t, "  sieve_extensions = +vnd.mailward.webhook\n"));
-  EXPECT_TRUE(contains(t, "  sieve_global_extensions = +vnd.mailward.webhook\n"));
+  EXPECT_FALSE(contains(t, "sieve_global_extensions")) << t;  // would restrict the webhook to global scripts
   EXPECT_FALSE(contains(t, "mailward_config"));  // the default path needs no setting
   EXPECT_FALSE(contains(t, "imapsieve"));
   EXPECT_FALSE(contains(t, "auth_policy_server_url"));
@@ -56,8 +56,7 @@ TEST(DovecotConf, MergesPluginListsAndSectionsByInput) {
   t = render_dovecot_conf(in);
   EXPECT_TRUE(contains(t, "  sieve_plugins = sieve_extprograms sieve_mailward sieve_imapsieve\n")) << t;
   EXPECT_TRUE(contains(t, "  sieve_extensions = +editheader +vnd.mailward.webhook\n")) << t;
-  EXPECT_TRUE(contains(t, "  sieve_global_extensions = +vnd.mailward.webhook +vnd.dovecot.pipe "
-                          "+vnd.dovecot.environment\n"))
+  EXPECT_TRUE(contains(t, "  sieve_global_extensions = +vnd.dovecot.pipe +vnd.dovecot.environment\n"))
       << t;
   EXPECT_TRUE(contains(t, "  mailward_config = /srv/mw.conf\n"));
   EXPECT_TRUE(contains(t, "protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}\n"));
@@ -71,8 +70,12 @@ TEST(DovecotConf, MergesPluginListsAndSectionsByInput) {
   DovecotInputs again = in;
   again.current_sieve_plugins = split_words("sieve_extprograms sieve_mailward sieve_imapsieve");
   again.current_sieve_extensions = split_words("+editheader +vnd.mailward.webhook");
-  again.current_sieve_global_extensions = split_words("+vnd.mailward.webhook +vnd.dovecot.pipe +vnd.dovecot.environment");
+  again.current_sieve_global_extensions = split_words("+vnd.dovecot.pipe +vnd.dovecot.environment");
   EXPECT_EQ(render_dovecot_conf(again), t);
+  // An earlier listing of the webhook among the global-only extensions is dropped.
+  again.current_sieve_global_extensions = split_words("+vnd.mailward.webhook +vnd.dovecot.pipe");
+  EXPECT_TRUE(contains(render_dovecot_conf(again),
+                       "  sieve_global_extensions = +vnd.dovecot.pipe +vnd.dovecot.environment\n"));
 }
 
 TEST(DovecotConf, AuthPolicyUrl) {
@@ -106,7 +109,7 @@ class SetupDovecotTest : public ::testing::Test {
         << "doveconf missing or the stock configuration does not parse";
     dir_ = root_ / "dovecot";
     fs::copy("/etc/dovecot", dir_, fs::copy_options::recursive);
-    target_ = dir_ / "conf.d/90-mailward.conf";
+    target_ = dir_ / "conf.d/99-mailward.conf";
     key_ = root_ / "auth-policy.key";
     write(key_, "s3cret-key\n");
     config_ = root_ / "mailward.conf";
@@ -192,7 +195,7 @@ TEST_F(SetupDovecotTest, DryRunApplyIdempotenceAndBackup) {
   int backups = 0;
   for (const auto& e : fs::directory_iterator(dir_ / "conf.d")) {
     std::string name = e.path().filename().string();
-    if (name.starts_with("90-mailward.conf.mailward-")) {
+    if (name.starts_with("99-mailward.conf.mailward-")) {
       ++backups;
       EXPECT_EQ(read(e.path()), written + "# local edit\n");
       EXPECT_FALSE(name.ends_with(".conf"));
@@ -215,7 +218,7 @@ TEST_F(SetupDovecotTest, WithoutOptionalParts) {
 }
 
 TEST_F(SetupDovecotTest, AFileThatOverridesOursIsReportedAndOursRemoved) {
-  write(dir_ / "conf.d/99-local.conf", "plugin {\n  sieve_plugins = sieve_extprograms\n}\n");
+  write(dir_ / "conf.d/99-zz-local.conf", "plugin {\n  sieve_plugins = sieve_extprograms\n}\n");
   std::string out, err;
   EXPECT_EQ(run({"--apply"}, out, err), kExitFailed);
   EXPECT_TRUE(contains(err, "Dovecot's effective sieve_plugins is \"sieve_extprograms\"")) << err;

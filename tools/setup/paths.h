@@ -8,7 +8,7 @@ inline constexpr const char* kMailwardConfig = "/etc/mailward/mailward.conf";
 inline constexpr const char* kPostfixDir = "/etc/postfix";
 inline constexpr const char* kDovecotDir = "/etc/dovecot";
 // The file `mailward setup dovecot` writes, below the Dovecot directory.
-inline constexpr const char* kDovecotConfFile = "conf.d/90-mailward.conf";
+inline constexpr const char* kDovecotConfFile = "conf.d/99-mailward.conf";
 // The imapsieve learning scripts and pipe programs (packaging/imapsieve, installed by the package).
 inline constexpr const char* kImapsieveDir = "/usr/lib/mailward/imapsieve";
 // Dovecot's auth_policy_hash_nonce, read by Dovecot with `< FILE`; generated (0600) when absent.
