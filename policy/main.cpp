@@ -1,11 +1,11 @@
 // mailward-policyd: Postfix policy delegation (relay, sender ownership, rate limits), the socketmap
 // routing table, and the Dovecot auth-policy endpoint, in one single-threaded daemon.
 //
-//   mailward-policyd [--config FILE] [--check]
+//   mailward-policyd [--config FILE] [--check]   (--help: kHelp below; common/util/daemon_cli.h)
 //
 // Reads [policy], [log] and [store] from the configuration (every error names file, line and key),
-// loads the sender map, opens the state store, creates the sockets with the configured mode and
-// group, drops privileges to the configured user, and serves until SIGTERM. SIGHUP reloads the
+// loads the sender map, creates the sockets with the configured mode and group, drops privileges to
+// the configured user, opens the state store as that user, and serves until SIGTERM. SIGHUP reloads the
 // sender map (a bad new map is logged and the old one kept). --check validates and exits.
 #include <grp.h>
 #include <pwd.h>
@@ -16,10 +16,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <optional>
 #include <string>
 
 #include "common/config/config.h"
 #include "common/log/log.h"
+#include "common/util/daemon_cli.h"
 #include "common/util/privileges.h"
 #include "common/store/store.h"
 #include "policy/checks/engine.h"
@@ -32,17 +35,24 @@ using namespace mailward;
 
 namespace {
 
-constexpr int kExitUsage = 64;   // EX_USAGE
-constexpr int kExitConfig = 78;  // EX_CONFIG
-constexpr int kExitOsErr = 71;   // EX_OSERR
+using util::kExitConfig;
+using util::kExitOsErr;
 
-int usage(int rc) {
-  std::fprintf(rc ? stderr : stdout,
-               "usage: mailward-policyd [--config FILE] [--check]\n"
-               "  --config FILE  configuration (default /etc/mailward/mailward.conf)\n"
-               "  --check        validate the configuration and the sender map, then exit\n");
-  return rc;
-}
+constexpr util::DaemonHelp kHelp{
+    "mailward-policyd",
+    "Postfix policy delegation (relay, sender ownership, rate limits) on a unix socket, the socketmap\n"
+    "table that routes mail to relay hosts, and, when [auth-policy] is configured, Dovecot's\n"
+    "authentication policy (delays, then blocks password guessing). One single-threaded daemon; state\n"
+    "(rate counters, failed logins) in the [store]: embedded LMDB file, Redis, or memory.",
+    "validate [policy], [store], [auth-policy] and the sender map; open nothing; exit",
+    "configuration sections: [policy] [store] [auth-policy] [log]\n"
+    "  (reference: policy/README.md, policy/auth/README.md, common/store/README.md).\n"
+    "Postfix: smtpd_relay_restrictions = check_policy_service unix:mailward/policy.sock, ...\n"
+    "  (`mailward setup postfix` writes it; the socket is /var/spool/postfix/mailward/policy.sock).\n"
+    "start-up: creates the sockets with [policy] socket_mode and socket_group, drops privileges to\n"
+    "  [policy] user, then opens the store as that user (its files are that user's).\n"
+    "signals: SIGHUP reloads the sender map (a bad new map is logged and the old one kept);\n"
+    "  SIGTERM or SIGINT stop."};
 
 bool ensure_dir(const std::string& socket_path, std::string& error) {
   std::filesystem::path dir = std::filesystem::path(socket_path).parent_path();
@@ -76,21 +86,14 @@ class AuthSession : public policy::Session {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path = "/etc/mailward/mailward.conf";
-  bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
-    else if (arg == "--check") check_only = true;
-    else if (arg == "--help" || arg == "-h") return usage(0);
-    else {
-      std::fprintf(stderr, "mailward-policyd: unknown argument '%s'\n", arg.c_str());
-      return usage(kExitUsage);
-    }
-  }
+  util::DaemonArgs args;
+  if (auto status = util::parse_daemon_args(argc, argv, kHelp, args, std::cout, std::cerr))
+    return *status;
+  const std::string& config_path = args.config_path;
 
   policy::PolicySettings settings;
   policy::SenderMap sender_map;
+  std::optional<store::StoreChoice> store_choice;  // opened after the privilege drop
   std::unique_ptr<store::Store> state;
 #ifdef MAILWARD_POLICYD_AUTH
   // [auth-policy] present: this daemon also answers Dovecot's auth_policy_server_url.
@@ -115,24 +118,17 @@ int main(int argc, char** argv) {
       need_store = true;
     }
 #endif
-    if (need_store) state = store::open_store(cfg, "store");
-#ifdef MAILWARD_POLICYD_AUTH
-    if (auth_config) {
-      auth = std::make_unique<auth_policy::AuthPolicy>(*state, auth_config->policy);
-      auth_endpoint =
-          std::make_unique<auth_policy::AuthPolicyEndpoint>(*auth, auth_config->endpoint);
-    }
-#endif
+    if (need_store) store_choice = store::read_store_choice(cfg, "store");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mailward-policyd: %s\n", e.what());
     return kExitConfig;
   }
-  if (check_only) {
+  if (args.check_only) {
     std::printf("mailward-policyd: configuration OK: %s (%zu checks, %zu limits, %zu sender map "
                 "entries%s%s)\n",
                 config_path.c_str(), settings.checks.size(), settings.limits.size(),
-                sender_map.size(), state ? ", store " : "",
-                state ? state->describe().c_str() : "");
+                sender_map.size(), store_choice ? ", store " : "",
+                store_choice ? store_choice->describe().c_str() : "");
     return 0;
   }
 
@@ -145,7 +141,9 @@ int main(int argc, char** argv) {
   }
 
   policy::PolicyServer::block_signals();
-  policy::PolicyEngine engine(settings, state.get(), std::move(sender_map));
+  // The engine holds a pointer to the store, which is opened below, after the privilege drop and
+  // before the first request is read.
+  policy::PolicyEngine engine(settings, nullptr, std::move(sender_map));
   policy::ServerSettings server_settings;
   server_settings.idle_timeout = settings.idle_timeout;
   policy::PolicyServer server(engine, server_settings);
@@ -159,9 +157,11 @@ int main(int argc, char** argv) {
          server.listen_socketmap_unix(settings.socketmap_path, settings.socket_mode,
                                       settings.socket_group, error);
 #ifdef MAILWARD_POLICYD_AUTH
-  if (ok && auth_endpoint) {
-    auth_policy::AuthPolicyEndpoint* ep = auth_endpoint.get();
-    policy::SessionFactory factory = [ep] { return std::make_unique<AuthSession>(*ep); };
+  if (ok && auth_config) {
+    // Sessions are made once the server runs, when the endpoint (it needs the store) exists.
+    policy::SessionFactory factory = [&auth_endpoint] {
+      return std::make_unique<AuthSession>(*auth_endpoint);
+    };
     const std::string& where = auth_config->listen;
     ok = !where.empty() && where.front() == '/'
              ? server.listen_unix(where, settings.socket_mode, settings.socket_group, factory, error)
@@ -173,6 +173,22 @@ int main(int argc, char** argv) {
   if (!ok) {
     log::fatal(error);
     return kExitOsErr;
+  }
+  if (store_choice) {
+    try {
+      state = store::open_store(*store_choice);
+    } catch (const std::exception& e) {
+      log::fatal("cannot open the store (", store_choice->describe(), ") as this user: ", e.what());
+      return kExitOsErr;
+    }
+    engine.set_store(state.get());
+#ifdef MAILWARD_POLICYD_AUTH
+    if (auth_config) {
+      auth = std::make_unique<auth_policy::AuthPolicy>(*state, auth_config->policy);
+      auth_endpoint =
+          std::make_unique<auth_policy::AuthPolicyEndpoint>(*auth, auth_config->endpoint);
+    }
+#endif
   }
   const std::string map_path = settings.sender_map_path;
   const bool reload_map = uses(settings, policy::CheckKind::sender);

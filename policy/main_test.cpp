@@ -71,6 +71,19 @@ TEST_F(PolicydCli, CheckRefusesBadConfigurations) {
   }
 }
 
+// --check opens no store: run as root it would otherwise create an embedded store file owned by
+// root that the daemon, running as its own user, could not open afterwards.
+TEST_F(PolicydCli, CheckCreatesNoStoreFile) {
+  const std::filesystem::path mdb = dir_ / "state.mdb";
+  RunResult r = run("--config " +
+                    write_config("[store]\nbackend = embedded\npath = " + mdb.string() +
+                                 "\n[policy]\nchecks = rate\nlimit = user messages 10/1h\n") +
+                    " --check");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("store lmdb:" + mdb.string()), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(mdb)) << "--check created " << mdb;
+}
+
 TEST_F(PolicydCli, Usage) {
   EXPECT_EQ(run("--bogus").status, 64);
   RunResult h = run("--help");

@@ -1,6 +1,8 @@
 // open_store: backends chosen by configuration, bad values named with file and line.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "common/config/config.h"
 #include "common/store/store.h"
 #include "common/store/test_backends.h"
@@ -41,6 +43,24 @@ TEST(OpenStore, Backends) {
                                              "t.conf"),
                        "store");
   EXPECT_EQ(us->describe(), "redis:" + dir.path + "/r.sock");
+}
+
+TEST(OpenStore, ReadingTheChoiceOpensNothing) {
+  TempDir dir;
+  const std::string path = dir.path + "/never.mdb";
+  auto c = config::Config::parse("[store]\nbackend = embedded\npath = " + path + "\n", "t.conf");
+  StoreChoice choice = read_store_choice(c, "store");
+  EXPECT_EQ(choice.backend, StoreChoice::Backend::embedded);
+  EXPECT_EQ(choice.describe(), "lmdb:" + path);
+  EXPECT_FALSE(std::filesystem::exists(path));  // a --check as root must not create it
+  EXPECT_EQ(open_store(choice)->describe(), choice.describe());
+  EXPECT_TRUE(std::filesystem::exists(path));
+  auto r = read_store_choice(
+      config::Config::parse("[store]\nbackend = redis\nredis_host = 10.9.8.7\n", "t.conf"), "store");
+  EXPECT_EQ(r.describe(), "redis:10.9.8.7:6379");
+  EXPECT_EQ(read_store_choice(config::Config::parse("[store]\nbackend = memory\n", "t.conf"), "store")
+                .describe(),
+            "memory");
 }
 
 TEST(OpenStore, ErrorsNameTheLine) {

@@ -130,6 +130,20 @@ struct RedisSettings {
 };
 std::unique_ptr<Store> open_redis_store(const RedisSettings& settings);
 
+// The store a configuration section chooses, read and validated without opening anything (so that
+// a `--check` run as root creates no file the daemon, running as its own user, could not open).
+struct StoreChoice {
+  enum class Backend { embedded, redis, memory };
+  Backend backend = Backend::embedded;
+  LmdbSettings lmdb;
+  RedisSettings redis;
+  std::string describe() const;  // as the opened store's describe(): "lmdb:PATH", "redis:HOST:PORT", "memory"
+};
+// Throws config::ConfigError naming the line for a bad value or an unknown key.
+StoreChoice read_store_choice(const config::Config& config, std::string_view section);
+// Opens (creating an embedded store's file if missing). Throws StoreError if it cannot.
+std::unique_ptr<Store> open_store(const StoreChoice& choice);
+
 // From the configuration section `section` (e.g. "store"):
 //   backend = embedded | redis | memory   (default embedded)
 //   path = /var/lib/mailward/state.mdb    (embedded)
@@ -137,6 +151,7 @@ std::unique_ptr<Store> open_redis_store(const RedisSettings& settings);
 //   map_size_mb (embedded), fail_mode = allow | refuse (see fail_mode() below)
 // Throws config::ConfigError naming the line for a bad value; StoreError if the store cannot open.
 // Opening a Redis store does not need Redis to be up (the first calls then say unavailable).
+// Same as open_store(read_store_choice(config, section)).
 std::unique_ptr<Store> open_store(const config::Config& config, std::string_view section);
 
 // What a caller should decide while the store says Status::unavailable (or error): `allow` (the

@@ -60,6 +60,9 @@ class PolicyEngine {
   std::string socketmap_reply(const SocketmapQuery& query) const;
 
   void replace_sender_map(SenderMap map) { sender_map_ = std::move(map); }
+  // The daemon opens the store only after dropping privileges, after the engine exists; it sets it
+  // here before serving the first request.
+  void set_store(store::Store* store) noexcept { store_ = store; }
   const PolicySettings& settings() const noexcept { return settings_; }
 
   // Store failures seen (each answered with the fail mode), for the log and tests.
