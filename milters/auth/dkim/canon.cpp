@@ -140,6 +140,15 @@ class Emitter {
       byte('\n');
     }
   }
+  // Room for n bytes written straight into the staging buffer (n <= capacity), then commit().
+  char* reserve(std::size_t n) {
+    if (cap_ - used_ < n) flush();
+    return stage_ + used_;
+  }
+  void commit(std::size_t n) noexcept {
+    used_ += n;
+    total_ += n;
+  }
   void flush() {
     if (used_ > 0) sink_.write({stage_, used_});
     used_ = 0;
@@ -153,6 +162,106 @@ class Emitter {
   std::size_t used_ = 0;
   std::uint64_t total_ = 0;
 };
+
+#if defined(MAILWARD_HAVE_AVX2_PATH)
+bool cpu_has_avx2() noexcept {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2;
+}
+
+// Left-packing table: entry m lists, in ascending order, the positions of the bits set in m (the
+// bytes of an 8-byte group that are kept), then 0x80 (a shuffle gives 0 there; never stored past
+// the kept count that matters).
+struct PackTable {
+  std::uint8_t idx[256][8];
+};
+constexpr PackTable make_pack_table() noexcept {
+  PackTable t{};
+  for (unsigned m = 0; m < 256; ++m) {
+    unsigned n = 0;
+    for (unsigned b = 0; b < 8; ++b)
+      if ((m >> b) & 1U) t.idx[m][n++] = static_cast<std::uint8_t>(b);
+    for (; n < 8; ++n) t.idx[m][n] = 0x80;
+  }
+  return t;
+}
+constexpr PackTable kPackTable = make_pack_table();
+
+// Relaxed body canonicalisation (RFC 6376 §3.4.4) of whole 64-byte blocks dense in WSP runs, with
+// bit operations across the block instead of one step per run. Called at a WSP run inside a line
+// that has data, with no WSP run pending (so q[-1] is not WSP). A block is taken only when its
+// line structure is trivial: every CR is a CRLF followed by a data byte (neither WSP nor CR), no
+// WSP stands right before a CR (no run is trailing), and the last byte is neither WSP nor CR (no
+// run or CRLF crosses the block's end). Then every WSP run in it is interior and becomes one SP:
+// a WSP preceded by WSP is dropped, a kept TAB becomes SP, CRLFs pass as they are, and every line
+// that starts in the block has data. Kept bytes are left-packed 8 at a time (pshufb with a
+// 256-entry table) into the staging buffer. Blocks are taken while they qualify and change
+// something; needs the block and the two bytes after it in the chunk. Returns the position after
+// the last block taken (q itself when none): the state there is "inside a line with data, no WSP
+// pending" again (the byte there is data when the block ended with a CRLF).
+__attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char* q, const char* end,
+                                                                      Emitter& e) {
+  const __m256i vsp = _mm256_set1_epi8(' ');
+  const __m256i vtab = _mm256_set1_epi8('\t');
+  const __m256i vcr = _mm256_set1_epi8('\r');
+  const __m256i vlf = _mm256_set1_epi8('\n');
+  const __m256i tab_to_sp = _mm256_set1_epi8('\t' ^ ' ');
+  while (end - q >= 66) {
+    __m256i x[2];
+    std::uint64_t wsp = 0, tab = 0, cr = 0, lf = 0;
+    for (unsigned k = 0; k < 2; ++k) {
+      x[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * k));
+      const __m256i et = _mm256_cmpeq_epi8(x[k], vtab);
+      const unsigned sh = 32 * k;
+      tab |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(et))} << sh;
+      wsp |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(et, _mm256_cmpeq_epi8(x[k], vsp))))}
+             << sh;
+      cr |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x[k], vcr)))} << sh;
+      lf |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x[k], vlf)))} << sh;
+      x[k] = _mm256_xor_si256(x[k], _mm256_and_si256(et, tab_to_sp));  // TAB -> SP
+    }
+    const std::uint64_t ws_or_cr = wsp | cr;
+    const std::uint64_t lf_next = (lf >> 1) | (static_cast<std::uint64_t>(q[64] == '\n') << 63);
+    const std::uint64_t data_next2 =
+        ~((ws_or_cr >> 2) | (static_cast<std::uint64_t>(is_wsp_or_cr(q[64])) << 62) |
+          (static_cast<std::uint64_t>(is_wsp_or_cr(q[65])) << 63));
+    // Bytes that stop the block: a CR that is not CRLF + data byte, a WSP right before a CR.
+    const std::uint64_t bad = (cr & ~(lf_next & data_next2)) | (wsp & (cr >> 1));
+    const std::uint64_t before_bad = bad == 0 ? ~std::uint64_t{0} : (std::uint64_t{1} << __builtin_ctzll(bad)) - 1;
+    // The part taken ends after its last byte that is neither WSP nor CR (before any bad byte).
+    const std::uint64_t ends = ~ws_or_cr & before_bad;
+    if (ends == 0) break;
+    const unsigned n = 64U - static_cast<unsigned>(__builtin_clzll(ends));
+    const std::uint64_t in = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+    const std::uint64_t drop = wsp & (wsp << 1) & in;  // bit 0: q[-1] is not WSP
+    char* const start = e.reserve(64);
+    if ((drop | (tab & in)) == 0) {  // nothing changes: copied as it is
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(start), x[0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + 32), x[1]);
+      e.commit(n);
+      q += n;
+      if (bad != 0) break;
+      continue;
+    }
+    const std::uint64_t keep = ~drop & in;
+    char* w = start;
+    const __m128i parts[4] = {_mm256_castsi256_si128(x[0]), _mm256_extracti128_si256(x[0], 1),
+                              _mm256_castsi256_si128(x[1]), _mm256_extracti128_si256(x[1], 1)};
+#pragma GCC unroll 8
+    for (unsigned g = 0; g < 8; ++g) {  // 8-byte groups
+      const auto bits = static_cast<unsigned>(keep >> (8 * g)) & 0xFFU;
+      const __m128i v = (g & 1U) != 0 ? _mm_srli_si128(parts[g / 2], 8) : parts[g / 2];
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(w),
+                       _mm_shuffle_epi8(v, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.idx[bits]))));
+      w += __builtin_popcount(bits);
+    }
+    e.commit(static_cast<std::size_t>(w - start));
+    q += n;
+    if (bad != 0) break;  // the general loop deals with what stopped the block
+  }
+  return q;
+}
+#endif
 
 class StringSink final : public CanonSink {
  public:
@@ -442,6 +551,17 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
       }
       // A WSP run: it becomes one SP before the next data byte, or nothing at the end of the line.
       settle();
+#if defined(MAILWARD_HAVE_AVX2_PATH)
+      if (has_data && !space && end - p >= 66 && cpu_has_avx2()) {  // dense WSP: whole blocks at once
+        e.piece(run, static_cast<std::size_t>(p - run));
+        run = p;
+        const char* q = compact_wsp_blocks(p, end, e);
+        if (q != p) {
+          run = p = q;
+          continue;
+        }
+      }
+#endif
       const char* ws = p;
       while (p < end && (*p == ' ' || *p == '\t')) ++p;
       if (!space && c == ' ' && has_data && p < end && *p != '\r') {

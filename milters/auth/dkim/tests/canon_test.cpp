@@ -7,6 +7,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 namespace mailward::dkim {
 namespace {
@@ -117,6 +118,89 @@ TEST(DkimCanon, RandomBodiesMatchReference) {
     }
   }
   EXPECT_EQ(checked, 12000);
+}
+
+// Whitespace-dense bodies (the 64-byte block compaction of WSP runs): lines of words separated by
+// SP/TAB runs, some runs before CRLF, some lines empty or starting with WSP, a few lone CR/LF; fed
+// whole, in random chunks, and split in two at every position (so boundaries fall inside runs and
+// between CR and LF).
+TEST(DkimCanon, WhitespaceDenseBodiesMatchReference) {
+  struct Collect final : CanonSink {
+    std::string out;
+    void write(std::string_view canonical) override { out.append(canonical); }
+  };
+  std::mt19937 rng(16);
+  auto make_body = [&rng](std::size_t target) {
+    std::string body;
+    while (body.size() < target) {
+      const unsigned kind = static_cast<unsigned>(rng() % 16);
+      if (kind == 0) body += "\r\n";                    // empty line
+      else if (kind == 1) body += " \t";                // leading WSP
+      else if (kind == 2) body += rng() % 2 ? "\r" : "\n";  // lone CR / LF: data
+      const unsigned words = 1 + static_cast<unsigned>(rng() % 12);
+      for (unsigned w = 0; w < words; ++w) {
+        body.append(1 + rng() % 7, static_cast<char>('a' + rng() % 26));
+        const unsigned run = static_cast<unsigned>(rng() % 5);  // 0..4 WSP
+        for (unsigned k = 0; k < run; ++k) body.push_back(rng() % 3 == 0 ? '\t' : ' ');
+      }
+      body += "\r\n";
+    }
+    return body;
+  };
+  auto run = [](Canon canon, std::string_view body, const std::vector<std::size_t>& cuts) {
+    BodyCanonicalizer bc(canon);
+    Collect sink;
+    std::size_t pos = 0;
+    for (std::size_t cut : cuts) {
+      bc.update(body.substr(pos, cut - pos), sink);
+      pos = cut;
+    }
+    bc.update(body.substr(pos), sink);
+    bc.finish(sink);
+    EXPECT_EQ(bc.emitted(), sink.out.size());
+    return sink.out;
+  };
+  int checked = 0;
+  for (int round = 0; round < 400; ++round) {
+    const std::string body = make_body(static_cast<std::size_t>(rng() % 900));
+    const std::string want = testing::reference_body(Canon::relaxed, body);
+    ASSERT_EQ(run(Canon::relaxed, body, {}), want) << "round " << round << " whole";
+    std::vector<std::size_t> cuts;
+    for (std::size_t pos = 0;;) {
+      pos += 1 + rng() % 150;
+      if (pos >= body.size()) break;
+      cuts.push_back(pos);
+    }
+    ASSERT_EQ(run(Canon::relaxed, body, cuts), want) << "round " << round << " chunked";
+    checked += 2;
+    if (round % 20 == 0) {
+      for (std::size_t cut = 1; cut < body.size(); ++cut) {
+        ASSERT_EQ(run(Canon::relaxed, body, {cut}), want) << "round " << round << " cut " << cut;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 800);
+}
+
+// The bench's whitespace-heavy lines (double SP, SP-TAB-SP), and runs placed on every offset of a
+// 64-byte block, ending right before CRLF or at the block's edge.
+TEST(DkimCanon, WhitespaceRunsAtEveryBlockOffset) {
+  for (std::size_t offset = 0; offset < 130; ++offset) {
+    for (const char* run : {"  ", " \t ", "\t", "\t\t\t\t", " "}) {
+      std::string body = std::string(offset, 'x') + run + "y" + run + "\r\nz" + std::string(70, 'w') + run + "\r\n" +
+                         "Line: the quick brown fox,  twice \t and then rests.\r\n\r\nNext  line\t\r\n";
+      body += body;
+      const std::string want = testing::reference_body(Canon::relaxed, body);
+      for (std::size_t chunk : {body.size(), std::size_t{67}, std::size_t{65}, std::size_t{64}, std::size_t{63}}) {
+        BodyCanonicalizer bc(Canon::relaxed);
+        std::string out;
+        for (std::size_t i = 0; i < body.size(); i += chunk) out.append(bc.update(std::string_view(body).substr(i, chunk)));
+        out.append(bc.finish());
+        ASSERT_EQ(out, want) << "offset " << offset << " run [" << run << "] chunk " << chunk;
+      }
+    }
+  }
 }
 
 TEST(DkimCanon, Limiter) {
