@@ -187,18 +187,24 @@ constexpr PackTable make_pack_table() noexcept {
 }
 constexpr PackTable kPackTable = make_pack_table();
 
-// Relaxed body canonicalisation (RFC 6376 §3.4.4) of whole 64-byte blocks dense in WSP runs, with
-// bit operations across the block instead of one step per run. Called at a WSP run inside a line
-// that has data, with no WSP run pending (so q[-1] is not WSP). A block is taken only when its
-// line structure is trivial: every CR is a CRLF followed by a data byte (neither WSP nor CR), no
-// WSP stands right before a CR (no run is trailing), and the last byte is neither WSP nor CR (no
-// run or CRLF crosses the block's end). Then every WSP run in it is interior and becomes one SP:
-// a WSP preceded by WSP is dropped, a kept TAB becomes SP, CRLFs pass as they are, and every line
-// that starts in the block has data. Kept bytes are left-packed 8 at a time (pshufb with a
-// 256-entry table) into the staging buffer. Blocks are taken while they qualify and change
-// something; needs the block and the two bytes after it in the chunk. Returns the position after
-// the last block taken (q itself when none): the state there is "inside a line with data, no WSP
-// pending" again (the byte there is data when the block ended with a CRLF).
+// Relaxed body canonicalisation (RFC 6376 §3.4.4) of text dense in WSP runs, 64 bytes at a time
+// with bit operations across the block instead of one step per run. Called at a WSP run inside a
+// line that has data, with no WSP run pending (so q[-1] is not WSP). Of each block, the part taken
+// is the longest prefix whose line structure is trivial: every CR in it is a CRLF followed by a
+// data byte (neither WSP nor CR), no WSP stands right before a CR (no run is trailing), and its
+// last byte is neither WSP nor CR (no run or CRLF crosses its end; the CRLF and the byte after it
+// must lie in the block, so at most 62 bytes are taken). Then every WSP run in it is interior and
+// becomes one SP: a WSP preceded by WSP is dropped, a kept TAB becomes SP, CRLFs pass as they are,
+// and every line that starts in it has data. Kept bytes are left-packed 8 at a time (pshufb with a
+// 256-entry table) into the staging buffer (16 at a time where none goes). Returns the position
+// after the last part taken (q itself when none, or when a byte that stops the block comes first):
+// the state there is "inside a line with data, no WSP pending" again (the byte there is data when
+// the part ended with a CRLF).
+__attribute__((target("avx2"))) inline std::uint64_t mask64(__m256i lo, __m256i hi) noexcept {
+  return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(lo))} |
+         (std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(hi))} << 32);
+}
+
 __attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char* q, const char* end,
                                                                       Emitter& e) {
   const __m256i vsp = _mm256_set1_epi8(' ');
@@ -206,33 +212,29 @@ __attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char
   const __m256i vcr = _mm256_set1_epi8('\r');
   const __m256i vlf = _mm256_set1_epi8('\n');
   const __m256i tab_to_sp = _mm256_set1_epi8('\t' ^ ' ');
-  while (end - q >= 66) {
-    __m256i x[2];
-    std::uint64_t wsp = 0, tab = 0, cr = 0, lf = 0;
-    for (unsigned k = 0; k < 2; ++k) {
-      x[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * k));
-      const __m256i et = _mm256_cmpeq_epi8(x[k], vtab);
-      const unsigned sh = 32 * k;
-      tab |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(et))} << sh;
-      wsp |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(et, _mm256_cmpeq_epi8(x[k], vsp))))}
-             << sh;
-      cr |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x[k], vcr)))} << sh;
-      lf |= std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x[k], vlf)))} << sh;
-      x[k] = _mm256_xor_si256(x[k], _mm256_and_si256(et, tab_to_sp));  // TAB -> SP
-    }
+  constexpr std::uint64_t kInside = (std::uint64_t{1} << 62) - 1;  // bytes 0..61: CRLF + next in the block
+  while (end - q >= 64) {
+    __m256i x[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32))};
+    const __m256i et0 = _mm256_cmpeq_epi8(x[0], vtab), et1 = _mm256_cmpeq_epi8(x[1], vtab);
+    const std::uint64_t tab = mask64(et0, et1);
+    const std::uint64_t wsp = mask64(_mm256_or_si256(et0, _mm256_cmpeq_epi8(x[0], vsp)),
+                                     _mm256_or_si256(et1, _mm256_cmpeq_epi8(x[1], vsp)));
+    const std::uint64_t cr = mask64(_mm256_cmpeq_epi8(x[0], vcr), _mm256_cmpeq_epi8(x[1], vcr));
+    const std::uint64_t lf = mask64(_mm256_cmpeq_epi8(x[0], vlf), _mm256_cmpeq_epi8(x[1], vlf));
+    x[0] = _mm256_xor_si256(x[0], _mm256_and_si256(et0, tab_to_sp));  // TAB -> SP
+    x[1] = _mm256_xor_si256(x[1], _mm256_and_si256(et1, tab_to_sp));
     const std::uint64_t ws_or_cr = wsp | cr;
-    const std::uint64_t lf_next = (lf >> 1) | (static_cast<std::uint64_t>(q[64] == '\n') << 63);
-    const std::uint64_t data_next2 =
-        ~((ws_or_cr >> 2) | (static_cast<std::uint64_t>(is_wsp_or_cr(q[64])) << 62) |
-          (static_cast<std::uint64_t>(is_wsp_or_cr(q[65])) << 63));
-    // Bytes that stop the block: a CR that is not CRLF + data byte, a WSP right before a CR.
-    const std::uint64_t bad = (cr & ~(lf_next & data_next2)) | (wsp & (cr >> 1));
-    const std::uint64_t before_bad = bad == 0 ? ~std::uint64_t{0} : (std::uint64_t{1} << __builtin_ctzll(bad)) - 1;
+    // Bytes that stop the block: a CR that is not CRLF + data byte, a WSP right before a CR. Only
+    // bytes 0..61 are judged (their CRLF and the byte after it are in the block); the part taken
+    // ends inside them, and the next block starts there.
+    const std::uint64_t bad = ((cr & ~((lf >> 1) & ~(ws_or_cr >> 2))) | (wsp & (cr >> 1))) & kInside;
+    const std::uint64_t before_bad = bad == 0 ? kInside : (std::uint64_t{1} << __builtin_ctzll(bad)) - 1;
     // The part taken ends after its last byte that is neither WSP nor CR (before any bad byte).
     const std::uint64_t ends = ~ws_or_cr & before_bad;
     if (ends == 0) break;
-    const unsigned n = 64U - static_cast<unsigned>(__builtin_clzll(ends));
-    const std::uint64_t in = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+    const unsigned n = 64U - static_cast<unsigned>(__builtin_clzll(ends));  // <= 62
+    const std::uint64_t in = (std::uint64_t{1} << n) - 1;
     const std::uint64_t drop = wsp & (wsp << 1) & in;  // bit 0: q[-1] is not WSP
     char* const start = e.reserve(64);
     if ((drop | (tab & in)) == 0) {  // nothing changes: copied as it is
@@ -247,13 +249,22 @@ __attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char
     char* w = start;
     const __m128i parts[4] = {_mm256_castsi256_si128(x[0]), _mm256_extracti128_si256(x[0], 1),
                               _mm256_castsi256_si128(x[1]), _mm256_extracti128_si256(x[1], 1)};
-#pragma GCC unroll 8
-    for (unsigned g = 0; g < 8; ++g) {  // 8-byte groups
-      const auto bits = static_cast<unsigned>(keep >> (8 * g)) & 0xFFU;
-      const __m128i v = (g & 1U) != 0 ? _mm_srli_si128(parts[g / 2], 8) : parts[g / 2];
+#pragma GCC unroll 4
+    for (unsigned h = 0; h < 4; ++h) {  // 16-byte parts: whole when nothing in them goes
+      const auto bits = static_cast<unsigned>(keep >> (16 * h)) & 0xFFFFU;
+      if (bits == 0xFFFFU) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(w), parts[h]);
+        w += 16;
+        continue;
+      }
+      const unsigned lo = bits & 0xFFU, hi = bits >> 8;  // 8-byte groups
       _mm_storel_epi64(reinterpret_cast<__m128i*>(w),
-                       _mm_shuffle_epi8(v, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.idx[bits]))));
-      w += __builtin_popcount(bits);
+                       _mm_shuffle_epi8(parts[h], _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.idx[lo]))));
+      w += __builtin_popcount(lo);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(w),
+                       _mm_shuffle_epi8(_mm_srli_si128(parts[h], 8),
+                                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.idx[hi]))));
+      w += __builtin_popcount(hi);
     }
     e.commit(static_cast<std::size_t>(w - start));
     q += n;
@@ -552,7 +563,7 @@ void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
       // A WSP run: it becomes one SP before the next data byte, or nothing at the end of the line.
       settle();
 #if defined(MAILWARD_HAVE_AVX2_PATH)
-      if (has_data && !space && end - p >= 66 && cpu_has_avx2()) {  // dense WSP: whole blocks at once
+      if (has_data && !space && end - p >= 64 && cpu_has_avx2()) {  // dense WSP: whole blocks at once
         e.piece(run, static_cast<std::size_t>(p - run));
         run = p;
         const char* q = compact_wsp_blocks(p, end, e);
