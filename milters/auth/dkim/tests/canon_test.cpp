@@ -121,7 +121,8 @@ TEST(DkimCanon, RandomBodiesMatchReference) {
 }
 
 // Whitespace-dense bodies (the 64-byte block compaction of WSP runs): lines of words separated by
-// SP/TAB runs, some runs before CRLF, some lines empty or starting with WSP, a few lone CR/LF; fed
+// SP/TAB runs, some runs before CRLF, some lines empty or starting with WSP, a few lone CR/LF, and
+// up to 5 trailing empty or blank lines; fed
 // whole, in random chunks, and split in two at every position (so boundaries fall inside runs and
 // between CR and LF).
 TEST(DkimCanon, WhitespaceDenseBodiesMatchReference) {
@@ -145,6 +146,8 @@ TEST(DkimCanon, WhitespaceDenseBodiesMatchReference) {
       }
       body += "\r\n";
     }
+    const unsigned trailing = static_cast<unsigned>(rng() % 6);  // trailing empty / blank lines
+    for (unsigned k = 0; k < trailing; ++k) body += rng() % 3 == 0 ? " \t\r\n" : "\r\n";
     return body;
   };
   auto run = [](Canon canon, std::string_view body, const std::vector<std::size_t>& cuts) {
