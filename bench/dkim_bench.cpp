@@ -117,8 +117,11 @@ Row measure(const char* what, const std::function<void()>& ours, const std::func
 }
 
 void print(const char* alg, const Row& r) {
-  std::printf("%-14s %-6s mailward %9.0f/s  libopendkim %9.0f/s  bare-openssl %9.0f/s  ours/bare %5.1f%% (paired median %5.1f%%)  ours/libopendkim %5.2fx\n",
-              alg, r.what, r.ours, r.opendkim, r.bare, 100.0 * r.ours / r.bare, 100.0 * r.paired, r.ours / r.opendkim);
+  // bare/libopendkim bounds what any implementation can reach against libopendkim (the issue's
+  // ">= 4x libopendkim" is out of reach when it is below 4x, as for ed25519).
+  std::printf("%-14s %-6s mailward %9.0f/s  libopendkim %9.0f/s  bare-openssl %9.0f/s  ours/bare %5.1f%% (paired median %5.1f%%)  ours/libopendkim %5.2fx  bare/libopendkim %5.2fx\n",
+              alg, r.what, r.ours, r.opendkim, r.bare, 100.0 * r.ours / r.bare, 100.0 * r.paired, r.ours / r.opendkim,
+              r.bare / r.opendkim);
 }
 
 // The profiling loop, a named function so that callgrind can count it alone:
