@@ -16,6 +16,7 @@
 #include <random>
 
 #include "common/dns/wire.h"
+#include "common/net/socket_address.h"
 #include "common/util/text.h"
 
 namespace mailward::dns {
@@ -98,21 +99,7 @@ std::uint16_t random_id() {
 }
 
 socklen_t to_sockaddr(const ServerAddress& server, sockaddr_storage& storage) {
-  std::memset(&storage, 0, sizeof storage);
-  if (server.ip.is_v4()) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(server.port);
-    std::memcpy(&sin.sin_addr, server.ip.bytes(), 4);
-    std::memcpy(&storage, &sin, sizeof sin);
-    return sizeof sin;
-  }
-  sockaddr_in6 sin6{};
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_port = htons(server.port);
-  std::memcpy(&sin6.sin6_addr, server.ip.bytes(), 16);
-  std::memcpy(&storage, &sin6, sizeof sin6);
-  return sizeof sin6;
+  return net::to_sockaddr(server.ip, server.port, storage);
 }
 
 // Milliseconds left until `deadline`, rounded up, for poll(); 0 when past.

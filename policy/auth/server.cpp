@@ -18,6 +18,7 @@
 
 #include "common/log/log.h"
 #include "common/net/ip_address.h"
+#include "common/net/socket_address.h"
 #include "common/util/text.h"
 
 namespace mailward::auth_policy {
@@ -76,45 +77,13 @@ bool AuthPolicyServer::listen(const std::string& address, std::string& error) {
     return true;
   }
   // host:port or [v6]:port
-  std::string host, port_text;
-  if (!address.empty() && address[0] == '[') {
-    const auto close = address.find("]:");
-    if (close == std::string::npos) {
-      error = "bad listen address: " + address;
-      return false;
-    }
-    host = address.substr(1, close - 1);
-    port_text = address.substr(close + 2);
-  } else {
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos) {
-      error = "bad listen address (host:port): " + address;
-      return false;
-    }
-    host = address.substr(0, colon);
-    port_text = address.substr(colon + 1);
-  }
-  auto ip = net::IpAddress::parse(host);
-  unsigned long long port = 0;
-  if (!ip || !text::parse_uint(port_text, 65535, port)) {
-    error = "bad listen address: " + address;
+  const auto where = net::parse_socket_address(address);
+  if (!where) {
+    error = "bad listen address (IPv4:port or [IPv6]:port): " + address;
     return false;
   }
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (ip->is_v4()) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<std::uint16_t>(port));
-    std::memcpy(&sin->sin_addr, ip->bytes(), 4);
-    len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    std::memcpy(&sin6->sin6_addr, ip->bytes(), 16);
-    len = sizeof *sin6;
-  }
+  const socklen_t len = net::to_sockaddr(where->ip, where->port, ss);
   int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

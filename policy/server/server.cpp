@@ -20,6 +20,7 @@
 
 #include "common/log/log.h"
 #include "common/net/ip_address.h"
+#include "common/net/socket_address.h"
 #include "common/util/text.h"
 
 namespace mailward::policy {
@@ -197,46 +198,13 @@ int unix_listener(const std::string& path, unsigned mode, const std::string& gro
 }
 
 int tcp_listener(const std::string& address, std::string& error) {
-  std::string host;
-  std::string port_text;
-  if (!address.empty() && address.front() == '[') {
-    std::size_t end = address.find("]:");
-    if (end == std::string::npos) {
-      error = "bad TCP address '" + address + "' (expected [v6]:port)";
-      return -1;
-    }
-    host = address.substr(1, end - 1);
-    port_text = address.substr(end + 2);
-  } else {
-    std::size_t colon = address.rfind(':');
-    if (colon == std::string::npos) {
-      error = "bad TCP address '" + address + "' (expected host:port)";
-      return -1;
-    }
-    host = address.substr(0, colon);
-    port_text = address.substr(colon + 1);
-  }
-  unsigned long long port = 0;
-  auto ip = net::IpAddress::parse(host);
-  if (!ip || !text::parse_uint(port_text, 65535, port)) {
-    error = "bad TCP address '" + address + "' (an IP address and a port)";
+  const auto where = net::parse_socket_address(address);
+  if (!where) {
+    error = "bad TCP address '" + address + "' (expected IPv4:port or [IPv6]:port)";
     return -1;
   }
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (ip->is_v4()) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<std::uint16_t>(port));
-    std::memcpy(&sin->sin_addr, ip->bytes(), 4);
-    len = sizeof(sockaddr_in);
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    std::memcpy(&sin6->sin6_addr, ip->bytes(), 16);
-    len = sizeof(sockaddr_in6);
-  }
+  const socklen_t len = net::to_sockaddr(where->ip, where->port, ss);
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = errno_text("socket");
