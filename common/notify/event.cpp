@@ -1,8 +1,10 @@
 // Notification events: JSON serialisation, the strict bounded reader, and the durable spool writer
-// (write to tmp/, fsync, rename into new/, fsync the directory). The format is documented in
+// (write to tmp/, fsync, rename into new/, fsync the directory; the file is a recycled one from
+// free/ when possible). The format is documented in
 // dovecot-plugins/notifyd/README.md ("Event JSON").
 #include "common/notify/event.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -276,6 +278,67 @@ std::string event_file_name(const Event& event) {
   return std::to_string(event.time_ms) + "-" + event.id + ".json";
 }
 
+namespace {
+
+// "<digits>-<32 hex>.json": the id part of a spool file name, or empty.
+std::string_view id_of_name(std::string_view name) {
+  if (!name.ends_with(".json") || name.size() < 1 + 1 + 32 + 5) return {};
+  std::string_view id = name.substr(name.size() - 5 - 32, 32);
+  std::string_view time = name.substr(0, name.size() - 5 - 33);
+  if (name[name.size() - 5 - 33] != '-' || time.empty() || !is_event_id(id)) return {};
+  for (char c : time)
+    if (c < '0' || c > '9') return {};
+  return id;
+}
+
+bool fits_for_reuse(const struct stat& st) {
+  return S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && st.st_nlink == 1 && st.st_size > 0 &&
+         static_cast<std::size_t>(st.st_size) <= kRecycleMaxBytes;
+}
+
+// Takes a file from SPOOL/free/ for the event being written: renames it to TMP_PATH (rename is
+// atomic, so two writers never get the same file) and returns it open for writing, or -1 (then
+// the caller creates a file). Checks, each against a case written down in the README ("Reused
+// event files"): only our own regular files with one link (a file we could not write, or one
+// that also has a name in new/ after a crash on a filesystem without a journal, is left alone),
+// and the content must still carry the id the name says; a file failing that after the rename is
+// renamed to tmp/.stale-NAME and never written (not unlinked: with a wrong link count after such a
+// crash, unlinking could free a pending event's inode). Looks at a few entries only.
+int take_recycled(const std::string& spool_dir, const std::string& tmp_path, const std::string& name) {
+  const std::string free_dir = spool_dir + "/free";
+  DIR* d = ::opendir(free_dir.c_str());
+  if (d == nullptr) return -1;
+  int fd = -1;
+  int looked = 0;
+  while (dirent* ent = ::readdir(d)) {
+    std::string_view entry = ent->d_name;
+    if (entry.starts_with(".")) continue;
+    if (++looked > 4) break;
+    std::string_view id = id_of_name(entry);
+    struct stat st {};
+    if (id.empty() || ::fstatat(::dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !fits_for_reuse(st))
+      continue;
+    if (::renameat(::dirfd(d), ent->d_name, AT_FDCWD, tmp_path.c_str()) != 0) continue;  // taken by another
+    int candidate = ::open(tmp_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    bool good = candidate >= 0 && ::fstat(candidate, &st) == 0 && fits_for_reuse(st);
+    if (good) {
+      std::string old(static_cast<std::size_t>(st.st_size), '\0');
+      good = ::pread(candidate, old.data(), old.size(), 0) == static_cast<ssize_t>(old.size()) &&
+             old.find("\"id\":\"" + std::string(id) + "\"") != std::string::npos;
+    }
+    if (good) {
+      fd = candidate;
+      break;
+    }
+    if (candidate >= 0) ::close(candidate);
+    (void)::rename(tmp_path.c_str(), (spool_dir + "/tmp/.stale-" + name).c_str());
+  }
+  ::closedir(d);
+  return fd;
+}
+
+}  // namespace
+
 WriteResult write_event(const std::string& spool_dir, const Event& event) {
   WriteResult r;
   if (!is_event_id(event.id)) {
@@ -294,15 +357,19 @@ WriteResult write_event(const std::string& spool_dir, const Event& event) {
   const std::string new_dir = spool_dir + "/new";
   const std::string new_path = new_dir + "/" + name;
 
-  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    r.error = "open " + tmp_path + ": " + errno_text(errno);
-    return r;
+  int fd = take_recycled(spool_dir, tmp_path, name);
+  const bool reused = fd >= 0;
+  if (!reused) {
+    fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      r.error = "open " + tmp_path + ": " + errno_text(errno);
+      return r;
+    }
   }
   (void)::fchmod(fd, 0640);  // umask may have removed bits; never more than 0640
   std::size_t done = 0;
   while (done < body.size()) {
-    ssize_t n = ::write(fd, body.data() + done, body.size() - done);
+    ssize_t n = ::pwrite(fd, body.data() + done, body.size() - done, static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
       r.error = "write " + tmp_path + ": " + errno_text(errno);
@@ -311,6 +378,14 @@ WriteResult write_event(const std::string& spool_dir, const Event& event) {
       return r;
     }
     done += static_cast<std::size_t>(n);
+  }
+  // A reused file may be longer than this event: cut it to the new length (within its first
+  // block for events up to kRecycleMaxBytes, so nothing is freed or allocated).
+  if (reused && ::ftruncate(fd, static_cast<off_t>(body.size())) != 0) {
+    r.error = "truncate " + tmp_path + ": " + errno_text(errno);
+    ::close(fd);
+    ::unlink(tmp_path.c_str());
+    return r;
   }
   if (::fsync(fd) != 0) {
     r.error = "fsync " + tmp_path + ": " + errno_text(errno);

@@ -6,9 +6,11 @@
 //   SPOOL/tmp/   files being written (never read by notifyd)
 //   SPOOL/new/   complete events, one file per event, named "<time_ms>-<id>.json"
 //   SPOOL/dead/  events given up on, with the last error
+//   SPOOL/free/  files of sent events that notifyd hands back for reuse (see write_event)
 // notifyd keeps its retry state outside the event files (see dovecot-plugins/notifyd/README.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,9 +61,18 @@ struct WriteResult {
   std::string error;  // errno text and the path on failure
 };
 // Writes SPOOL/tmp/NAME (mode 0640), fsyncs it, renames it to SPOOL/new/NAME and fsyncs new/.
+// The file is a sent event's file taken from SPOOL/free/ when one fits (same owner, one link, at
+// most kRecycleMaxBytes, and its content still carries the id its name says): taken by rename into
+// tmp/, overwritten from offset 0 and truncated to the new length. Otherwise a new file is created.
+// Reusing the inode saves the allocation (ext4 without a journal scans past every inode freed in
+// the last seconds) and notifyd's unlink (bench/notify/README.md). Durability is the same either
+// way: the event reaches new/ only after its own bytes are fsynced.
 // Never throws. If only the final fsync of new/ fails, ok is true (the event is in new/) and
 // error says what failed.
 WriteResult write_event(const std::string& spool_dir, const Event& event);
+
+// Sent event files larger than this are not reused (notifyd unlinks them).
+inline constexpr std::size_t kRecycleMaxBytes = 16384;
 
 // 32 lowercase hex characters from the OS random source.
 std::string new_event_id();

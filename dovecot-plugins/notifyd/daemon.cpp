@@ -80,6 +80,7 @@ struct Job {
   RetryState state;
   std::int64_t due_ms = 0;
   bool in_flight = false;
+  std::size_t bytes = 0;  // size of the event file (decides whether it is recycled)
 };
 
 class Dispatcher {
@@ -313,6 +314,7 @@ class Dispatcher {
     }
     Job job;
     job.name = name;
+    job.bytes = text->size();
     job.event = std::move(*parsed.event);
     if (!fresh) {
       if (auto st = spool_.read_state(name)) job.state = *st;
@@ -444,7 +446,7 @@ class Dispatcher {
       const notify::Target* target = settings_.find(job.event.target);
       Outcome outcome = classify_status(r.status);
       if (outcome == Outcome::delivered) {
-        spool_.remove_delivered(name, job.state.attempts > 0);
+        spool_.remove_delivered(name, job.state.attempts > 0, job.bytes);
         ++metrics_.sent;
         log::info("event ", job.event.id, " sent to ", job.event.target, ": HTTP ", r.status, " in ",
                   static_cast<long>(r.seconds * 1000), " ms");

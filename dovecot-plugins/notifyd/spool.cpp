@@ -136,7 +136,7 @@ bool Spool::ensure(std::string& error) const {
   // group-writable so it can write and notifyd can delete. Nothing is open to other users.
   const std::pair<std::string, mode_t> dirs[] = {{root_, 0750},       {root_ + "/tmp", 02770},
                                                  {new_dir(), 02770},  {state_dir(), 0750},
-                                                 {dead_dir(), 0750}};
+                                                 {dead_dir(), 0750},  {free_dir(), 02770}};
   for (const auto& [dir, mode] : dirs) {
     if (::mkdir(dir.c_str(), mode) == 0) {
       ::chmod(dir.c_str(), mode);  // not reduced by the umask
@@ -165,8 +165,35 @@ bool Spool::write_state(const std::string& name, const RetryState& state, std::s
   return write_atomic(state_dir(), name, format_state(state), error);
 }
 
-void Spool::remove_delivered(const std::string& name, bool has_state) const {
-  ::unlink((new_dir() + "/" + name).c_str());
+bool Spool::recycle_slot_free() const {
+  if (recycle_limit_ == 0) return false;
+  if (skip_ > 0) {
+    --skip_;
+    return false;
+  }
+  if (free_estimate_ < recycle_limit_) return true;
+  std::size_t count = 0;
+  if (DIR* d = ::opendir(free_dir().c_str())) {
+    while (dirent* ent = ::readdir(d))
+      if (ent->d_name[0] != '.') ++count;
+    ::closedir(d);
+  } else {
+    count = recycle_limit_;  // no free/ (an old spool): unlink
+  }
+  free_estimate_ = count;
+  if (count < recycle_limit_) return true;
+  skip_ = recycle_limit_;
+  return false;
+}
+
+void Spool::remove_delivered(const std::string& name, bool has_state, std::size_t event_bytes) const {
+  const std::string path = new_dir() + "/" + name;
+  bool recycled = false;
+  if (event_bytes <= notify::kRecycleMaxBytes && recycle_slot_free()) {
+    recycled = ::rename(path.c_str(), (free_dir() + "/" + name).c_str()) == 0;
+    if (recycled) ++free_estimate_;
+  }
+  if (!recycled) ::unlink(path.c_str());
   if (has_state) ::unlink((state_dir() + "/" + name).c_str());
 }
 
