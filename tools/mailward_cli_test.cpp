@@ -1,123 +1,63 @@
 // The `mailward` command as operators and scripts use it: its output is an interface (README), so
 // these tests run the real binary against an in-process DNS server and check the exact forms.
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <mutex>
 #include <regex>
 #include <sstream>
 
-#include "common/dns/test_server.h"
-#include "common/util/text.h"
+#include "tests/support/command.h"
+#include "tests/support/dns_zone.h"
+#include "tests/support/temp_dir_test.h"
 
 namespace fs = std::filesystem;
-using namespace mailward::dns::testing;
+using namespace mailward::test_support;  // run_command, DnsZone, TempDirTest
 
 namespace {
 
-struct CommandResult {
-  int status = -1;
-  std::string out;
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult r;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
-// A tiny authoritative zone: TXT and A records by name; anything else is NXDOMAIN.
-class Zone {
- public:
-  Zone()
-      : server_([this](const Query& q) {
-          std::lock_guard lock(mutex_);
-          std::string name = mailward::text::normalize_domain(q.name);
-          auto it = txt_.find(name);
-          if (q.type == 16 && it != txt_.end()) {
-            PacketBuilder b = reply_to(q);
-            for (const std::string& t : it->second) {
-              // TXT character-strings are at most 255 bytes (RFC 1035 §3.3.14).
-              Bytes rdata;
-              for (std::size_t i = 0; i < t.size(); i += 255) {
-                std::string part = t.substr(i, 255);
-                rdata.push_back(static_cast<std::uint8_t>(part.size()));
-                rdata.insert(rdata.end(), part.begin(), part.end());
-              }
-              b.record(PacketBuilder::answer, wire_name(name), 16, 300, rdata);
-            }
-            return std::vector<Bytes>{b.bytes()};
-          }
-          bool exists = txt_.contains(name);
-          return std::vector<Bytes>{reply_to(q, exists ? 0x8180 : 0x8183).bytes()};
-        }) {}
-
-  void txt(const std::string& name, const std::string& value) {
-    std::lock_guard lock(mutex_);
-    txt_[name].push_back(value);
-  }
-  std::string server() const { return server_.address().to_string(); }
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, std::vector<std::string>> txt_;
-  FakeDnsServer server_;
-};
-
 const std::string kCli = MAILWARD_CLI_PATH;
 
-class MailwardCli : public ::testing::Test {
+class MailwardCli : public TempDirTest {
  protected:
+  MailwardCli() : TempDirTest("mailward-cli-test") {}
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mailward-cli-test-" + std::to_string(getpid()));
-    fs::create_directories(dir_);
+    ASSERT_NO_FATAL_FAILURE(TempDirTest::SetUp());
     zone_.txt("example.net", "v=spf1 ip4:192.0.2.0/24 -all");
     zone_.txt("_dmarc.example.net", "v=DMARC1; p=reject");
   }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string dns() const { return " --dns-server " + zone_.server() + " --dns-timeout 2"; }
 
-  fs::path dir_;
-  Zone zone_;
+  DnsZone zone_;
 };
 
 }  // namespace
 
 TEST_F(MailwardCli, SpfPrintsTheResultWordFirst) {
-  CommandResult pass = run(kCli + " spf --ip 192.0.2.7 --mail-from alice@example.net --helo mx.example.net" + dns());
+  CommandResult pass =
+      run_command(kCli + " spf --ip 192.0.2.7 --mail-from alice@example.net --helo mx.example.net" + dns());
   EXPECT_EQ(pass.status, 0) << pass.out;
   EXPECT_TRUE(pass.out.starts_with("pass ")) << pass.out;
-  CommandResult fail = run(kCli + " spf --ip 198.51.100.7 --mail-from alice@example.net" + dns());
+  CommandResult fail = run_command(kCli + " spf --ip 198.51.100.7 --mail-from alice@example.net" + dns());
   EXPECT_TRUE(fail.out.starts_with("fail ")) << fail.out;
-  CommandResult none = run(kCli + " spf --ip 192.0.2.7 --mail-from bob@unknown.example.net" + dns());
+  CommandResult none = run_command(kCli + " spf --ip 192.0.2.7 --mail-from bob@unknown.example.net" + dns());
   EXPECT_TRUE(none.out.starts_with("none ")) << none.out;
-  CommandResult v6 = run(kCli + " spf --ip ::ffff:192.0.2.7 --mail-from alice@example.net" + dns());
+  CommandResult v6 = run_command(kCli + " spf --ip ::ffff:192.0.2.7 --mail-from alice@example.net" + dns());
   EXPECT_TRUE(v6.out.starts_with("pass ")) << v6.out;
 }
 
 TEST_F(MailwardCli, SpfDnsTimeoutIsTemperror) {
   // Nothing listens on the discard port: every query fails, which must never read as "fail".
-  CommandResult r = run(kCli + " spf --ip 192.0.2.7 --mail-from a@example.net --dns-server 127.0.0.1:9"
+  CommandResult r = run_command(kCli + " spf --ip 192.0.2.7 --mail-from a@example.net --dns-server 127.0.0.1:9"
               " --dns-timeout 0.2");
   EXPECT_TRUE(r.out.starts_with("temperror ")) << r.out;
 }
 
 TEST_F(MailwardCli, KeygenSignVerifyRoundTrip) {
-  CommandResult key = run(kCli + " dkim keygen --domain Example.NET --selector s1 --out " + dir_.string());
+  CommandResult key = run_command(kCli + " dkim keygen --domain Example.NET --selector s1 --out " + dir_.string());
   ASSERT_EQ(key.status, 0) << key.out;
   fs::path key_file = dir_ / "example.net.s1.key";
   ASSERT_TRUE(fs::exists(key_file));
@@ -138,10 +78,10 @@ TEST_F(MailwardCli, KeygenSignVerifyRoundTrip) {
   fs::path msg = dir_ / "msg.eml", signed_msg = dir_ / "signed.eml";
   std::ofstream(msg) << "From: Alice <alice@example.net>\nTo: bob@example.org\nSubject: hi\n"
                         "Date: Fri, 27 Nov 2026 10:00:00 +0000\nMessage-ID: <x@example.net>\n\nhello\n";
-  CommandResult sign = run(kCli + " dkim sign --domain example.net --selector s1 --key " + key_file.string() +
+  CommandResult sign = run_command(kCli + " dkim sign --domain example.net --selector s1 --key " + key_file.string() +
                  " < " + msg.string() + " > " + signed_msg.string());
   ASSERT_EQ(sign.status, 0) << sign.out;
-  CommandResult verify = run(kCli + " verify " + signed_msg.string() +
+  CommandResult verify = run_command(kCli + " verify " + signed_msg.string() +
                    " --ip 192.0.2.7 --mail-from alice@example.net --helo mx.example.net" + dns());
   EXPECT_EQ(verify.status, 0) << verify.out;
   EXPECT_TRUE(verify.out.starts_with("Authentication-Results: ")) << verify.out;
@@ -155,13 +95,14 @@ TEST_F(MailwardCli, KeygenSignVerifyRoundTrip) {
   std::ostringstream text;
   text << std::ifstream(signed_msg).rdbuf();
   std::ofstream(signed_msg) << text.str() << "tampered\n";
-  CommandResult bad = run(kCli + " verify " + signed_msg.string() + " --ip 198.51.100.1 --mail-from alice@example.net" + dns());
+  CommandResult bad = run_command(kCli + " verify " + signed_msg.string() +
+                                  " --ip 198.51.100.1 --mail-from alice@example.net" + dns());
   EXPECT_NE(bad.out.find("dkim=fail"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("action: reject 550 5.7.1"), std::string::npos) << bad.out;
 }
 
 TEST_F(MailwardCli, Ed25519Keygen) {
-  CommandResult key = run(kCli + " dkim keygen --domain example.net --selector e1 --type ed25519 --out " +
+  CommandResult key = run_command(kCli + " dkim keygen --domain example.net --selector e1 --type ed25519 --out " +
                 dir_.string());
   ASSERT_EQ(key.status, 0) << key.out;
   EXPECT_NE(key.out.find("\"v=DKIM1; k=ed25519; p="), std::string::npos) << key.out;
@@ -170,24 +111,24 @@ TEST_F(MailwardCli, Ed25519Keygen) {
 TEST_F(MailwardCli, ConfigErrorsNameFileLineAndKey) {
   fs::path conf = dir_ / "bad.conf";
   std::ofstream(conf) << "[milter]\nauthserv_id = mx.example.net\nfail_mode = sometimes\n";
-  CommandResult r = run(kCli + " config check --config " + conf.string());
+  CommandResult r = run_command(kCli + " config check --config " + conf.string());
   EXPECT_EQ(r.status, 78) << r.out;
   EXPECT_NE(r.out.find(conf.string() + ":3: [milter] fail_mode: 'sometimes' is not one of"),
             std::string::npos)
       << r.out;
   fs::path good = dir_ / "good.conf";
   std::ofstream(good) << "[milter]\nauthserv_id = mx.example.net\n[dmarc]\npsl_file = /nonexistent\n";
-  CommandResult ok = run(kCli + " config check --config " + good.string());
+  CommandResult ok = run_command(kCli + " config check --config " + good.string());
   EXPECT_EQ(ok.status, 0) << ok.out;
   EXPECT_TRUE(ok.out.starts_with("configuration OK: ")) << ok.out;
 }
 
 TEST_F(MailwardCli, UsageErrorsExit64) {
-  EXPECT_EQ(run(kCli).status, 64);
-  EXPECT_EQ(run(kCli + " spf --ip 192.0.2.1").status, 64);
-  EXPECT_EQ(run(kCli + " spf --ip banana --mail-from a@b.example").status, 64);
-  EXPECT_EQ(run(kCli + " frobnicate").status, 64);
-  EXPECT_EQ(run(kCli + " dkim keygen --domain 'a b' --selector s").status, 64);
+  EXPECT_EQ(run_command(kCli).status, 64);
+  EXPECT_EQ(run_command(kCli + " spf --ip 192.0.2.1").status, 64);
+  EXPECT_EQ(run_command(kCli + " spf --ip banana --mail-from a@b.example").status, 64);
+  EXPECT_EQ(run_command(kCli + " frobnicate").status, 64);
+  EXPECT_EQ(run_command(kCli + " dkim keygen --domain 'a b' --selector s").status, 64);
 }
 
 // `mailward spam` and `mailward notify` are dispatched to their own parsers: checked through the
@@ -203,12 +144,14 @@ TEST_F(MailwardCli, SpamLearnThenScorePrintsPathScoreLabel) {
         << i << "\n\nthe project review moved to tuesday, agenda attached " << i << "\n";
   }
   const std::string state = " --state " + (dir_ / "model.mdb").string();
-  CommandResult learn = run(kCli + " spam learn" + state + " --spam " + spam.string() + " --ham " + ham.string());
+  CommandResult learn =
+      run_command(kCli + " spam learn" + state + " --spam " + spam.string() + " --ham " + ham.string());
   ASSERT_EQ(learn.status, 0) << learn.out;
   const fs::path probe_spam = dir_ / "probe-spam", probe_ham = dir_ / "probe-ham";
   std::ofstream(probe_spam) << "From: x@offers.example\nSubject: cheap pills\n\ncheap pills discount pharmacy offer\n";
   std::ofstream(probe_ham) << "From: y@work.example\nSubject: meeting\n\nproject review agenda for tuesday\n";
-  CommandResult score = run(kCli + " spam score" + state + " " + probe_spam.string() + " " + probe_ham.string());
+  CommandResult score =
+      run_command(kCli + " spam score" + state + " " + probe_spam.string() + " " + probe_ham.string());
   ASSERT_EQ(score.status, 0) << score.out;
   std::istringstream lines(score.out);  // stdout and stderr together: keep the result lines
   std::vector<std::string> results;
@@ -238,10 +181,10 @@ TEST_F(MailwardCli, NotifyQueueReadsTheSpoolFromTheConfig) {
   fs::create_directories(spool);
   std::ofstream(dir_ / "n.conf") << "[notify]\nspool = " << spool.string()
                                  << "\n[target.phone]\nurl = https://ntfy.example/x\nformat = ntfy\nusers = *\n";
-  CommandResult q = run(kCli + " notify queue --config " + (dir_ / "n.conf").string());
+  CommandResult q = run_command(kCli + " notify queue --config " + (dir_ / "n.conf").string());
   EXPECT_EQ(q.status, 0) << q.out;
   EXPECT_NE(q.out.find("pending 0"), std::string::npos) << q.out;
-  EXPECT_NE(run(kCli + " notify queue --config " + (dir_ / "missing.conf").string()).status, 0);
+  EXPECT_NE(run_command(kCli + " notify queue --config " + (dir_ / "missing.conf").string()).status, 0);
 }
 
 // One mailward.conf serves every part: `config check` accepts all their sections together and
@@ -255,21 +198,21 @@ TEST_F(MailwardCli, ConfigCheckCoversEveryPartsSections) {
                            "\n[target.phone]\nurl = https://ntfy.example/alerts\nformat = ntfy\nusers = *\n"
                            "[spam]\nrequired_score = 5\n";
   std::ofstream(dir_ / "all.conf") << conf;
-  CommandResult ok = run(kCli + " config check --config " + (dir_ / "all.conf").string());
+  CommandResult ok = run_command(kCli + " config check --config " + (dir_ / "all.conf").string());
   EXPECT_EQ(ok.status, 0) << ok.out;
   EXPECT_NE(ok.out.find("also checked: policy, auth-policy, notify (1 targets)"), std::string::npos) << ok.out;
 
   std::string bad = conf;
   bad.replace(bad.find("100/1h"), 6, "100 per hour");
   std::ofstream(dir_ / "bad.conf") << bad;
-  CommandResult err = run(kCli + " config check --config " + (dir_ / "bad.conf").string());
+  CommandResult err = run_command(kCli + " config check --config " + (dir_ / "bad.conf").string());
   EXPECT_EQ(err.status, 78) << err.out;
   EXPECT_NE(err.out.find("bad.conf:6: [policy] limit:"), std::string::npos) << err.out;
 
   std::string typo = conf;
   typo.replace(typo.find("format = ntfy"), 13, "fromat = ntfy");
   std::ofstream(dir_ / "typo.conf") << typo;
-  CommandResult t = run(kCli + " config check --config " + (dir_ / "typo.conf").string());
+  CommandResult t = run_command(kCli + " config check --config " + (dir_ / "typo.conf").string());
   EXPECT_EQ(t.status, 78) << t.out;
   EXPECT_NE(t.out.find("[target.phone] fromat"), std::string::npos) << t.out;
 }
