@@ -11,6 +11,7 @@
 
 #include "common/util/text.h"
 #include "tools/setup/process.h"
+#include "tools/setup/utc_format.h"
 
 namespace fs = std::filesystem;
 
@@ -43,14 +44,6 @@ bool is_submission_name(std::string_view name) {
   std::size_t colon = name.rfind(':');  // "127.0.0.1:submission"
   if (colon != std::string_view::npos) name = name.substr(colon + 1);
   return name == "submission" || name == "587" || name == "submissions" || name == "465";
-}
-
-std::string utc_stamp(std::time_t now) {
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -119,7 +112,7 @@ std::vector<std::vector<std::string>> postconf_commands(const std::string& dir, 
 }
 
 std::string backup_file(const std::string& file, std::time_t now, std::string& error) {
-  std::string base = file + ".mailward-" + utc_stamp(now);
+  std::string base = file + ".mailward-" + utc_format(now, "%Y%m%dT%H%M%SZ");
   std::string target = base;
   for (int i = 1; fs::exists(target); ++i) target = base + "-" + std::to_string(i);
   std::error_code ec;

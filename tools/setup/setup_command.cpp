@@ -31,6 +31,7 @@
 #include "tools/setup/postfix_io.h"
 #include "tools/setup/postfix_plan.h"
 #include "tools/setup/process.h"
+#include "tools/setup/utc_format.h"
 
 namespace fs = std::filesystem;
 
@@ -385,14 +386,6 @@ const char kDnsUsage[] =
     "published and prints one line per record: ok|missing|wrong|warn|error  TYPE  NAME  detail\n"
     "(exit 0 only when every line is ok).\n";
 
-std::string utc_compact(std::time_t now) {
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-  return buf;
-}
-
 int dns_command(const Args& a, std::ostream& out, std::ostream& err) {
   DnsRequest r;
   r.domain = text::normalize_domain(a.positional.front());
@@ -425,7 +418,7 @@ int dns_command(const Args& a, std::ostream& out, std::ostream& err) {
   r.mta_sts = a.has("--mta-sts");
   r.tls_rpt = a.has("--tls-rpt");
   const std::time_t now = std::time(nullptr);
-  r.mta_sts_id = utc_compact(now);
+  r.mta_sts_id = utc_format(now, "%Y%m%d%H%M%S");
 
   std::string described;
   config::Config cfg = load_config(a, described);
