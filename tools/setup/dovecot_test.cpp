@@ -6,29 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "tools/setup/dovecot_conf.h"
 #include "tools/setup/process.h"
 #include "tools/setup/setup_command.h"
+#include "tools/setup/setup_test_fixture.h"
 
 namespace fs = std::filesystem;
 
 namespace mailward::setup {
 namespace {
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
@@ -98,40 +85,27 @@ TEST(DovecotConf, AuthPolicyUrl) {
   }
 }
 
-class SetupDovecotTest : public ::testing::Test {
+class SetupDovecotTest : public SetupCommandTest {
  protected:
+  SetupDovecotTest() : SetupCommandTest("mailward-setup-dovecot") {}
   void SetUp() override {
-    char tmpl[] = "/tmp/mailward-setup-dovecot-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    ASSERT_TRUE(fs::exists("/etc/dovecot/dovecot.conf")) << "Debian's dovecot-core is needed (not skipping)";
-    ASSERT_EQ(run_program({"doveconf", "-c", "/etc/dovecot/dovecot.conf", "-h", "protocols"}).status, 0)
-        << "doveconf missing or the stock configuration does not parse";
+    ASSERT_NO_FATAL_FAILURE(SetupCommandTest::SetUp());
     dir_ = root_ / "dovecot";
-    fs::copy("/etc/dovecot", dir_, fs::copy_options::recursive);
+    ASSERT_NO_FATAL_FAILURE(copy_debian_dovecot(dir_));
     target_ = dir_ / "conf.d/99-mailward.conf";
     key_ = root_ / "auth-policy.key";
-    write(key_, "s3cret-key\n");
-    config_ = root_ / "mailward.conf";
-    write(config_, "[auth-policy]\nlisten = 127.0.0.1:8099\npath = /auth-policy\napi_key_file = " + key_.string() + "\n");
+    write_file(key_, "s3cret-key\n");
+    write_file(config_,
+               "[auth-policy]\nlisten = 127.0.0.1:8099\npath = /auth-policy\napi_key_file = " + key_.string() + "\n");
     imapsieve_ = root_ / "imapsieve";
     fs::create_directories(imapsieve_);
-    write(imapsieve_ / "report-spam.sieve", "require \"vnd.dovecot.pipe\";\n");
-    write(imapsieve_ / "report-ham.sieve", "require \"vnd.dovecot.pipe\";\n");
+    write_file(imapsieve_ / "report-spam.sieve", "require \"vnd.dovecot.pipe\";\n");
+    write_file(imapsieve_ / "report-ham.sieve", "require \"vnd.dovecot.pipe\";\n");
   }
-  void TearDown() override { fs::remove_all(root_); }
-
-  int run(std::vector<std::string> extra, std::string& out, std::string& err) {
-    std::vector<std::string> args = {"dovecot",         "--dovecot-dir",  dir_.string(),
-                                     "--config",        config_.string(), "--imapsieve-dir",
-                                     imapsieve_.string(), "--nonce-file", (root_ / "nonce").string(),
-                                     "--header-file",   (root_ / "header").string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::ostringstream o, e;
-    int status = run_setup_command(args, o, e);
-    out = o.str();
-    err = e.str();
-    return status;
+  std::vector<std::string> command_args() const override {
+    return {"dovecot", "--dovecot-dir", dir_.string(), "--config", config_.string(),
+            "--imapsieve-dir", imapsieve_.string(), "--nonce-file", (root_ / "nonce").string(),
+            "--header-file", (root_ / "header").string()};
   }
 
   std::string effective(const std::string& name, const std::string& filter = "") {
@@ -143,7 +117,7 @@ class SetupDovecotTest : public ::testing::Test {
     return r.out;
   }
 
-  fs::path root_, dir_, target_, key_, config_, imapsieve_;
+  fs::path dir_, target_, key_, imapsieve_;
 };
 
 TEST_F(SetupDovecotTest, DryRunApplyIdempotenceAndBackup) {
@@ -168,8 +142,8 @@ TEST_F(SetupDovecotTest, DryRunApplyIdempotenceAndBackup) {
   EXPECT_EQ(effective("auth_policy_server_url"), "http://127.0.0.1:8099/auth-policy\n");
   EXPECT_EQ(effective("auth_policy_hash_nonce"), "<" + (root_ / "nonce").string() + "\n");
   // The secrets: exact content, no newline, 0600.
-  EXPECT_EQ(read(root_ / "header"), "X-Api-Key: s3cret-key");
-  std::string nonce = read(root_ / "nonce");
+  EXPECT_EQ(read_file(root_ / "header"), "X-Api-Key: s3cret-key");
+  std::string nonce = read_file(root_ / "nonce");
   EXPECT_EQ(nonce.size(), 64u);
   EXPECT_EQ(nonce.find_first_not_of("0123456789abcdef"), std::string::npos);
   for (const char* f : {"header", "nonce"}) {
@@ -182,14 +156,14 @@ TEST_F(SetupDovecotTest, DryRunApplyIdempotenceAndBackup) {
   EXPECT_EQ(st.st_mode & 07777, 0644u);
 
   // Second run: nothing to change; the nonce is kept.
-  std::string written = read(target_);
+  std::string written = read_file(target_);
   ASSERT_EQ(run({"--apply"}, out, err), 0) << err;
   EXPECT_TRUE(contains(out, "nothing to change: " + target_.string() + " is up to date\n")) << out;
-  EXPECT_EQ(read(root_ / "nonce"), nonce);
-  EXPECT_EQ(read(target_), written);
+  EXPECT_EQ(read_file(root_ / "nonce"), nonce);
+  EXPECT_EQ(read_file(target_), written);
 
   // An administrator's edit is backed up (a name Dovecot's conf.d/*.conf does not include) and replaced.
-  write(target_, written + "# local edit\n");
+  write_file(target_, written + "# local edit\n");
   ASSERT_EQ(run({"--apply"}, out, err), 0) << err;
   EXPECT_TRUE(contains(out, "(differs: the old file is backed up)")) << out;
   int backups = 0;
@@ -197,16 +171,16 @@ TEST_F(SetupDovecotTest, DryRunApplyIdempotenceAndBackup) {
     std::string name = e.path().filename().string();
     if (name.starts_with("99-mailward.conf.mailward-")) {
       ++backups;
-      EXPECT_EQ(read(e.path()), written + "# local edit\n");
+      EXPECT_EQ(read_file(e.path()), written + "# local edit\n");
       EXPECT_FALSE(name.ends_with(".conf"));
     }
   }
   EXPECT_EQ(backups, 1);
-  EXPECT_EQ(read(target_), written);
+  EXPECT_EQ(read_file(target_), written);
 }
 
 TEST_F(SetupDovecotTest, WithoutOptionalParts) {
-  write(config_, "");
+  write_file(config_, "");
   fs::remove_all(imapsieve_);
   std::string out, err;
   ASSERT_EQ(run({"--apply"}, out, err), 0) << err;
@@ -218,7 +192,7 @@ TEST_F(SetupDovecotTest, WithoutOptionalParts) {
 }
 
 TEST_F(SetupDovecotTest, AFileThatOverridesOursIsReportedAndOursRemoved) {
-  write(dir_ / "conf.d/99-zz-local.conf", "plugin {\n  sieve_plugins = sieve_extprograms\n}\n");
+  write_file(dir_ / "conf.d/99-zz-local.conf", "plugin {\n  sieve_plugins = sieve_extprograms\n}\n");
   std::string out, err;
   EXPECT_EQ(run({"--apply"}, out, err), kExitFailed);
   EXPECT_TRUE(contains(err, "Dovecot's effective sieve_plugins is \"sieve_extprograms\"")) << err;
@@ -228,14 +202,14 @@ TEST_F(SetupDovecotTest, AFileThatOverridesOursIsReportedAndOursRemoved) {
 
 TEST_F(SetupDovecotTest, Errors) {
   std::string out, err;
-  write(config_, "[auth-policy]\nlisten = /run/auth.sock\napi_key_file = " + key_.string() + "\n");
+  write_file(config_, "[auth-policy]\nlisten = /run/auth.sock\napi_key_file = " + key_.string() + "\n");
   EXPECT_EQ(run({}, out, err), kExitConfig);
   EXPECT_TRUE(contains(err, "mailward.conf:2: [auth-policy] listen")) << err;
   EXPECT_TRUE(contains(err, "HTTP over TCP only")) << err;
-  write(config_, "[auth-policy]\nlisten = 127.0.0.1:1\napi_key_file = /nonexistent/key\n");
+  write_file(config_, "[auth-policy]\nlisten = 127.0.0.1:1\napi_key_file = /nonexistent/key\n");
   EXPECT_EQ(run({}, out, err), kExitConfig);
   fs::remove(dir_ / "dovecot.conf");
-  write(config_, "");
+  write_file(config_, "");
   EXPECT_EQ(run({}, out, err), kExitFailed);
   EXPECT_TRUE(contains(err, "dovecot.conf does not exist")) << err;
 }

@@ -10,23 +10,12 @@
 #include "tools/setup/postfix_io.h"
 #include "tools/setup/process.h"
 #include "tools/setup/setup_command.h"
+#include "tools/setup/setup_test_fixture.h"
 
 namespace fs = std::filesystem;
 
 namespace mailward::setup {
 namespace {
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 std::string postconf(const fs::path& dir, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"postconf", "-c", dir.string()};
@@ -36,56 +25,38 @@ std::string postconf(const fs::path& dir, const std::vector<std::string>& args) 
   return r.out;
 }
 
-class SetupPostfixTest : public ::testing::Test {
+class SetupPostfixTest : public SetupCommandTest {
  protected:
+  SetupPostfixTest() : SetupCommandTest("mailward-setup-postfix") {}
   void SetUp() override {
-    char tmpl[] = "/tmp/mailward-setup-postfix-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    ASSERT_NO_FATAL_FAILURE(SetupCommandTest::SetUp());
     dir_ = root_ / "postfix";
-    fs::create_directories(dir_);
-    // Debian's templates (the postfix package): master.cf as shipped, main.cf as the Debian
-    // "Internet Site" configuration writes it (the relay restrictions line included).
-    for (const char* f : {"/usr/share/postfix/master.cf.dist", "/usr/share/postfix/main.cf.debian"})
-      ASSERT_TRUE(fs::exists(f)) << f << " missing: the postfix package is needed (not skipping)";
-    ASSERT_EQ(run_program({"postconf", "-d", "mail_version"}).status, 0) << "postconf missing (postfix package)";
-    fs::copy_file("/usr/share/postfix/master.cf.dist", dir_ / "master.cf");
-    write(dir_ / "main.cf", read("/usr/share/postfix/main.cf.debian") +
-                                "myhostname = mx.ex.org\n"
-                                "smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated "
-                                "defer_unauth_destination\n"
-                                "smtpd_milters = inet:127.0.0.1:8891\n");
+    ASSERT_NO_FATAL_FAILURE(copy_debian_postfix(dir_, "myhostname = mx.ex.org\n"
+                                                      "smtpd_relay_restrictions = permit_mynetworks "
+                                                      "permit_sasl_authenticated defer_unauth_destination\n"
+                                                      "smtpd_milters = inet:127.0.0.1:8891\n"));
     // Submission enabled with its own relay restrictions, as Debian's commented example has it.
     std::ofstream(dir_ / "master.cf", std::ios::app)
         << "submission inet n       -       y       -       -       smtpd\n"
            "  -o syslog_name=postfix/submission\n"
            "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n";
-    config_ = root_ / "mailward.conf";
-    write(config_,
-          "[policy]\n"
-          "checks = relay, route\n"
-          "local_domains = ex.org\n"
-          "socketmap_socket = /var/spool/postfix/mailward/socketmap.sock\n"
-          "route_fallback = [relay.example]:587\n");
+    write_file(config_,
+               "[policy]\n"
+               "checks = relay, route\n"
+               "local_domains = ex.org\n"
+               "socketmap_socket = /var/spool/postfix/mailward/socketmap.sock\n"
+               "route_fallback = [relay.example]:587\n");
   }
-  void TearDown() override { fs::remove_all(root_); }
-
-  int run(std::vector<std::string> extra, std::string& out, std::string& err) {
-    std::vector<std::string> args = {"postfix", "--postfix-dir", dir_.string(), "--config", config_.string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::ostringstream o, e;
-    int status = run_setup_command(args, o, e);
-    out = o.str();
-    err = e.str();
-    return status;
+  std::vector<std::string> command_args() const override {
+    return {"postfix", "--postfix-dir", dir_.string(), "--config", config_.string()};
   }
 
-  fs::path root_, dir_, config_;
+  fs::path dir_;
 };
 
 TEST_F(SetupPostfixTest, DryRunApplyAndIdempotence) {
-  std::string main_before = read(dir_ / "main.cf");
-  std::string master_before = read(dir_ / "master.cf");
+  std::string main_before = read_file(dir_ / "main.cf");
+  std::string master_before = read_file(dir_ / "master.cf");
   std::string out, err;
   ASSERT_EQ(run({}, out, err), 0) << err;
   // The dry run prints the postconf commands and changes nothing.
@@ -100,8 +71,8 @@ TEST_F(SetupPostfixTest, DryRunApplyAndIdempotence) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("5 changes to make; run again with --apply to make them\n"), std::string::npos) << out;
-  EXPECT_EQ(read(dir_ / "main.cf"), main_before);
-  EXPECT_EQ(read(dir_ / "master.cf"), master_before);
+  EXPECT_EQ(read_file(dir_ / "main.cf"), main_before);
+  EXPECT_EQ(read_file(dir_ / "master.cf"), master_before);
 
   ASSERT_EQ(run({"--apply"}, out, err), 0) << err << out;
   EXPECT_NE(out.find("applied 5 changes; reload Postfix to use them: postfix -c " + d + " reload\n"),
@@ -126,11 +97,11 @@ TEST_F(SetupPostfixTest, DryRunApplyAndIdempotence) {
     std::string name = entry.path().filename().string();
     if (name.starts_with("main.cf.mailward-")) {
       ++main_backups;
-      EXPECT_EQ(read(entry.path()), main_before);
+      EXPECT_EQ(read_file(entry.path()), main_before);
     }
     if (name.starts_with("master.cf.mailward-")) {
       ++master_backups;
-      EXPECT_EQ(read(entry.path()), master_before);
+      EXPECT_EQ(read_file(entry.path()), master_before);
     }
   }
   EXPECT_EQ(main_backups, 1);
@@ -141,10 +112,10 @@ TEST_F(SetupPostfixTest, DryRunApplyAndIdempotence) {
   EXPECT_EQ(check.err, "");
 
   // Second run: nothing to change, no new backup.
-  std::string main_after = read(dir_ / "main.cf");
+  std::string main_after = read_file(dir_ / "main.cf");
   ASSERT_EQ(run({"--apply"}, out, err), 0) << err;
   EXPECT_NE(out.find("nothing to change: " + d + " already has mailward's settings\n"), std::string::npos) << out;
-  EXPECT_EQ(read(dir_ / "main.cf"), main_after);
+  EXPECT_EQ(read_file(dir_ / "main.cf"), main_after);
   int backups = 0;
   for (const auto& entry : fs::directory_iterator(dir_))
     backups += entry.path().filename().string().find(".mailward-") != std::string::npos;
@@ -152,21 +123,21 @@ TEST_F(SetupPostfixTest, DryRunApplyAndIdempotence) {
 }
 
 TEST_F(SetupPostfixTest, RefusesAMilterSocketOutsideTheQueueDirectory) {
-  write(config_, "[milter]\nsocket = /run/mailward/milter.sock\n");
-  std::string main_before = read(dir_ / "main.cf");
+  write_file(config_, "[milter]\nsocket = /run/mailward/milter.sock\n");
+  std::string main_before = read_file(dir_ / "main.cf");
   std::string out, err;
   EXPECT_EQ(run({"--apply"}, out, err), kExitFailed);
   EXPECT_NE(err.find("refused: mailward-milter's socket /run/mailward/milter.sock"), std::string::npos) << err;
-  EXPECT_EQ(read(dir_ / "main.cf"), main_before);
+  EXPECT_EQ(read_file(dir_ / "main.cf"), main_before);
 }
 
 TEST_F(SetupPostfixTest, ErrorsAndUsage) {
   std::string out, err;
-  write(config_, "[milter]\nbogus = 1\n");
+  write_file(config_, "[milter]\nbogus = 1\n");
   EXPECT_EQ(run({}, out, err), kExitConfig);
   EXPECT_NE(err.find("mailward.conf:2"), std::string::npos) << err;
   fs::remove(dir_ / "main.cf");
-  write(config_, "");
+  write_file(config_, "");
   EXPECT_EQ(run({}, out, err), kExitFailed);
   EXPECT_NE(err.find("/main.cf does not exist"), std::string::npos) << err;
   std::ostringstream o, e;
