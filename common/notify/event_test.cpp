@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <set>
+#include <vector>
 
 namespace mailward::notify {
 namespace {
@@ -193,6 +195,137 @@ TEST(NotifyEvent, WritesDurablyIntoNew) {
   EXPECT_FALSE(missing.ok);
   EXPECT_NE(missing.error.find("open " + (spool / "absent" / "tmp").string()), std::string::npos)
       << missing.error;
+  fs::remove_all(spool);
+}
+
+
+// Reused event files (event.h, write_event; the crash cases are in
+// dovecot-plugins/notifyd/README.md, "Reused event files"). Each case puts one file into free/,
+// writes an event, and checks whether that inode was taken and what became of the file.
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
+  namespace fs = std::filesystem;
+  enum class Setup { sent_longer, sent_shorter, other_id, second_link, other_owner, too_large, bad_name, symlink };
+  struct Case {
+    const char* what;
+    Setup setup;
+    bool reused;
+    const char* left_in_free;  // the file's name still in free/ afterwards ("" = none)
+    bool set_aside;            // renamed to tmp/.stale-NAME, content untouched
+  };
+  const std::string old_id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const std::string old_name = "1764300000000-" + old_id + ".json";
+  const Case cases[] = {
+      {"a sent event longer than the new one", Setup::sent_longer, true, "", false},
+      {"a sent event shorter than the new one", Setup::sent_shorter, true, "", false},
+      // After a crash without a journal and without fsck: the name in free/ and a pending
+      // event's name in new/ point at one inode whose link count still says 1.
+      {"content with another id (crash without journal, no fsck)", Setup::other_id, false, "", true},
+      // The same crash after fsck: the link count says 2.
+      {"a second link (crash without journal, after fsck)", Setup::second_link, false, "old", false},
+      {"owned by another user", Setup::other_owner, false, "old", false},
+      {"larger than kRecycleMaxBytes", Setup::too_large, false, "old", false},
+      {"a name that is not an event's", Setup::bad_name, false, "junk.json", false},
+      {"a symbolic link", Setup::symlink, false, "old", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    if (c.setup == Setup::other_owner && ::geteuid() != 0) continue;  // needs chown
+    fs::path spool = fs::temp_directory_path() / ("mw-notify-reuse-" + std::to_string(::getpid()));
+    fs::remove_all(spool);
+    for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+    Event old = sample();
+    old.id = old_id;
+    old.time_ms = 1764300000000;
+    if (c.setup == Setup::sent_longer) old.message = std::string(2000, 'x');
+    if (c.setup == Setup::too_large) old.message = std::string(kRecycleMaxBytes, 'x');
+    Event other = old;
+    other.id = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const std::string old_text = serialize(c.setup == Setup::other_id ? other : old);
+    std::string name = c.setup == Setup::bad_name ? "junk.json" : old_name;
+    fs::path file = spool / "free" / name;
+    if (c.setup == Setup::symlink) {
+      std::ofstream(spool / "target.json", std::ios::binary) << old_text;
+      fs::create_symlink(spool / "target.json", file);
+    } else {
+      std::ofstream(file, std::ios::binary) << old_text;
+      fs::permissions(file, fs::perms(0640));
+    }
+    if (c.setup == Setup::second_link) fs::create_hard_link(file, spool / "new" / "1764300000001-pending.json");
+    if (c.setup == Setup::other_owner) {
+      ASSERT_EQ(::chown(file.c_str(), 12345, 12345), 0);
+    }
+    struct stat before {};
+    ASSERT_EQ(::lstat(file.c_str(), &before), 0);
+
+    Event e = sample();
+    WriteResult w = write_event(spool.string(), e);
+    ASSERT_TRUE(w.ok) << w.error;
+    EXPECT_EQ(read_all(w.path), serialize(e));  // exact: a longer old file is cut
+    struct stat after {};
+    ASSERT_EQ(::stat(w.path.c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino == before.st_ino, c.reused);
+    EXPECT_EQ(after.st_mode & 07777, 0640u);
+    EXPECT_EQ(after.st_nlink, 1u);
+
+    std::vector<std::string> in_free, in_tmp;
+    for (const auto& ent : fs::directory_iterator(spool / "free")) in_free.push_back(ent.path().filename());
+    for (const auto& ent : fs::directory_iterator(spool / "tmp")) in_tmp.push_back(ent.path().filename());
+    const std::string left = std::string(c.left_in_free) == "old" ? old_name : c.left_in_free;
+    EXPECT_EQ(in_free, left.empty() ? std::vector<std::string>{} : std::vector<std::string>{left});
+    if (c.set_aside) {
+      ASSERT_EQ(in_tmp, std::vector<std::string>{".stale-" + event_file_name(e)});
+      EXPECT_EQ(read_all(spool / "tmp" / in_tmp[0]), old_text);  // never written, never unlinked
+    } else {
+      EXPECT_TRUE(in_tmp.empty());
+    }
+    if (!left.empty() && c.setup != Setup::symlink) {
+      EXPECT_EQ(read_all(spool / "free" / left), old_text);
+    }
+    if (c.setup == Setup::second_link) {
+      EXPECT_EQ(read_all(spool / "new" / "1764300000001-pending.json"), old_text);  // the pending event
+    }
+    fs::remove_all(spool);
+  }
+}
+
+// A writer that crashed after taking a file leaves it in tmp/ under its event's name; the next
+// write of another event does not touch it, and a file that never reached new/ is never sent
+// (notifyd reads new/ only): the delivery whose commit did not finish was not answered.
+TEST(NotifyEvent, ReuseTakesEachFileOnce) {
+  namespace fs = std::filesystem;
+  fs::path spool = fs::temp_directory_path() / ("mw-notify-reuse2-" + std::to_string(::getpid()));
+  fs::remove_all(spool);
+  for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+  // Three sent files in free/, four events: three reuse, the fourth creates; all distinct inodes.
+  std::vector<Event> sent;
+  for (int i = 0; i < 3; ++i) {
+    Event s = sample();
+    s.id = std::string(31, 'c') + static_cast<char>('0' + i);
+    s.time_ms = 1000 + i;
+    ASSERT_TRUE(write_event(spool.string(), s).ok);
+    fs::rename(spool / "new" / event_file_name(s), spool / "free" / event_file_name(s));
+  }
+  std::set<ino_t> inodes;
+  for (int i = 0; i < 4; ++i) {
+    Event e = sample();
+    e.id = std::string(31, 'd') + static_cast<char>('0' + i);
+    WriteResult w = write_event(spool.string(), e);
+    ASSERT_TRUE(w.ok) << w.error;
+    EXPECT_EQ(read_all(w.path), serialize(e));
+    struct stat st {};
+    ASSERT_EQ(::stat(w.path.c_str(), &st), 0);
+    inodes.insert(st.st_ino);
+  }
+  EXPECT_EQ(inodes.size(), 4u);
+  EXPECT_TRUE(fs::is_empty(spool / "free"));
+  EXPECT_TRUE(fs::is_empty(spool / "tmp"));
   fs::remove_all(spool);
 }
 

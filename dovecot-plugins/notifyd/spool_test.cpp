@@ -77,5 +77,68 @@ TEST(NotifydSpool, LifeCycle) {
   fs::remove_all(root);
 }
 
+
+// remove_delivered hands sent files back through free/ up to the limit, unlinks the rest, and
+// looks at free/ again only when its estimate reaches the limit.
+TEST(NotifydSpool, RecyclesSentFilesUpToTheLimit) {
+  fs::path root = fs::temp_directory_path() / ("mw-notifyd-recycle-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  Spool spool(root.string());
+  std::string error;
+  ASSERT_TRUE(spool.ensure(error)) << error;
+  struct stat st {};
+  ASSERT_EQ(::stat(spool.free_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);
+  EXPECT_EQ(spool.recycle_limit(), 64u);
+  spool.set_recycle_limit(2);
+  auto write = [&](int i) {
+    notify::Event e;
+    e.id = std::string(31, 'a') + static_cast<char>('0' + i);
+    e.time_ms = 1000 + i;
+    e.user = "u@example.org";
+    e.target = "phone";
+    EXPECT_TRUE(notify::write_event(root.string(), e).ok);
+    return notify::event_file_name(e);
+  };
+  auto count = [](const std::string& dir) {
+    std::size_t n = 0;
+    for (const auto& ent : fs::directory_iterator(dir)) n += ent.path().filename().string()[0] != '.';
+    return n;
+  };
+  // Events are written before they are sent; a write takes a file from free/ when there is one.
+  std::vector<std::string> e;
+  for (int i = 0; i < 4; ++i) e.push_back(write(i));  // free/ empty: four new files
+  struct Step {
+    const char* what;
+    int writes_before;  // events written (each taking one file from free/) before this removal
+    std::size_t event;  // index into e
+    std::size_t bytes;
+    std::size_t free_after;
+  };
+  const Step steps[] = {
+      {"first sent file: free/ listed (empty), recycled", 0, 0, 300, 1},
+      {"second: recycled, free/ at the limit", 0, 1, 300, 2},
+      {"third: free/ listed, full: unlinked", 0, 2, 300, 2},
+      {"fourth: unlinked without listing (writers of another uid?)", 0, 3, 300, 2},
+      {"writers took both; still skipping: unlinked", 2, 4, 300, 0},
+      {"listed again, empty: recycled", 0, 5, 300, 1},
+      {"too large to reuse: unlinked", 1, 6, notify::kRecycleMaxBytes + 1, 0},
+  };
+  int next = 4;
+  for (const Step& s : steps) {
+    SCOPED_TRACE(s.what);
+    for (int k = 0; k < s.writes_before; ++k) e.push_back(write(next++));
+    ASSERT_LT(s.event, e.size());
+    spool.remove_delivered(e[s.event], false, s.bytes);
+    EXPECT_EQ(count(spool.free_dir()), s.free_after);
+  }
+  EXPECT_TRUE(spool.list_new().empty());
+  spool.set_recycle_limit(0);
+  spool.remove_delivered(write(next++), false, 300);
+  EXPECT_EQ(count(spool.free_dir()), 0u);
+  EXPECT_TRUE(spool.list_new().empty());
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace mailward::notifyd
