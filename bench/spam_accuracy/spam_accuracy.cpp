@@ -13,9 +13,12 @@
 //       different fold assignments (fold = FNV-1a(file name, repeat) mod K); one row per variant.
 // SPEC: comma-separated key=value changing the shipped defaults: tokenizer (bigrams, headers,
 // more_headers, url_paths, tok_max, min_word, max_word) and classifier (strength, prior, min_dev,
-// max_tokens, min_count), `rank` (what is swept and scored: 0 spamminess, the shipped measure; 1
-// the log ratio; 2 the mean log odds) and `scale` (score points per unit of it, default
-// bayes::kScorePerSpamminess).
+// max_tokens, min_count, combine_odds, odds_min_dev), `rank` (what is swept and scored: 3 the
+// verdict's points, the shipped measure; 0 the spamminess alone; 1 the log ratio; 2 the mean log
+// odds) and `scale` (score points per unit of ranks 0-2, default bayes::kScorePerSpamminess);
+// `combo` (1 average, 2 min, 3 max) with b_strength, b_prior, b_min_dev, b_max_tokens, b_rank,
+// b_scale: a second classifier on the same counts combined with the first in the bench itself.
+// --dump FILE writes every train message's CV value (repeat 0) per variant.
 // Time figures: CPU ms per message for parse + tokenize and for classify (in process, model in
 // memory): the per-message cost the milter pays, beside rspamd's from reference.sh.
 #include <algorithm>
@@ -72,10 +75,28 @@ struct Variant {
   TokenizerOptions tok;
   bayes::Params params;
   double scale = bayes::kScorePerSpamminess;
-  // What is swept and scored: 0 spamminess (log ratio / sqrt(tokens used), shipped), 1 the log
-  // ratio (the measure before 2026-11-28), 2 the mean log odds.
-  int rank = 0;
+  // What is swept and scored: 3 Verdict::points (shipped since 2026-11-28: the spamminess and
+  // the second reading averaged, bayes.h), 0 spamminess (log ratio / sqrt(tokens used), shipped
+  // before), 1 the log ratio (the measure before that), 2 the mean log odds.
+  int rank = 3;
   std::string tok_key;  // the tokenizer part of the spec (token sets are cached per key)
+  // A second classifier on the same counts (combo != 0): its own parameters (b_* keys; default
+  // SpamAssassin's constants with |f - 1/2| >= 0.4), ranked by b_rank (default 2, the mean log
+  // odds) and put on the points scale by b_scale. combo: 1 the average of the two points, 2 the
+  // minimum, 3 the maximum. The swept value is then the combined points.
+  int combo = 0;
+  bayes::Params params2 = sa_params();
+  int rank2 = 2;
+  double scale2 = 5.0;
+
+  static bayes::Params sa_params() {
+    bayes::Params p;
+    p.strength = 0.03;
+    p.prior = 0.538;
+    p.min_deviation = 0.4;
+    p.max_tokens = 150;
+    return p;
+  }
 };
 
 bool parse_variant(const std::string& spec, Variant& v, std::string& why) {
@@ -109,8 +130,17 @@ bool parse_variant(const std::string& spec, Variant& v, std::string& why) {
       else if (k == "min_dev") v.params.min_deviation = x;
       else if (k == "max_tokens") v.params.max_tokens = n;
       else if (k == "min_count") v.params.min_count = n;
+      else if (k == "combine_odds") v.params.combine_odds = b;
+      else if (k == "odds_min_dev") v.params.odds_min_deviation = x;
       else if (k == "scale") v.scale = x;
       else if (k == "rank") v.rank = static_cast<int>(n);
+      else if (k == "combo") v.combo = static_cast<int>(n);
+      else if (k == "b_strength") v.params2.strength = x;
+      else if (k == "b_prior") v.params2.prior = x;
+      else if (k == "b_min_dev") v.params2.min_deviation = x;
+      else if (k == "b_max_tokens") v.params2.max_tokens = n;
+      else if (k == "b_rank") v.rank2 = static_cast<int>(n);
+      else if (k == "b_scale") v.scale2 = x;
       else {
         why = "unknown key " + k;
         return false;
@@ -216,13 +246,26 @@ Metrics measure(const std::vector<Scored>& v, double default_threshold, double r
 }
 
 double rank_of(const bayes::Verdict& v, int rank) {
+  if (rank == 3) return v.points;
   if (rank == 1) return v.log_ratio;
   if (rank == 2) return v.mean_log_odds;
   return v.spamminess;
 }
 
 double score_of(const bayes::Verdict& v, const Variant& variant) {
+  if (variant.rank == 3) return bayes::score(v).score;
   return std::clamp(variant.scale * rank_of(v, variant.rank), bayes::kMinScore, bayes::kMaxScore);
+}
+
+// The swept value and the score of a message under a variant (one or two classifiers).
+std::pair<double, double> evaluate(bayes::MemoryModel& model, const Tokens& toks, const Variant& v) {
+  bayes::Verdict a = bayes::classify(model, "", toks, v.params);
+  if (v.combo == 0) return {rank_of(a, v.rank), score_of(a, v)};
+  bayes::Verdict b = bayes::classify(model, "", toks, v.params2);
+  double pa = v.scale * rank_of(a, v.rank);
+  double pb = v.scale2 * rank_of(b, v.rank2);
+  double c = v.combo == 1 ? (pa + pb) / 2 : v.combo == 2 ? std::min(pa, pb) : std::max(pa, pb);
+  return {c, std::clamp(c, bayes::kMinScore, bayes::kMaxScore)};
 }
 
 void train_model(bayes::MemoryModel& model, const std::vector<Message>& msgs,
@@ -263,6 +306,10 @@ void print_row(const std::string& name, const Metrics& m, const char* default_de
               name.c_str(), 100 * m.recall_01, 100 * m.recall_1, m.spam_at_default, m.n_spam,
               m.ham_at_default, m.n_ham, default_desc, m.ham_rejected);
 }
+
+// --dump FILE: every train message's CV value under each variant (repeat 0), one line per
+// message and variant: variant index, label, swept value, name.
+std::FILE* g_dump = nullptr;
 
 std::uint64_t fold_hash(const std::string& name, int repeat) {
   std::uint64_t h = token_hash(name) ^ (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(repeat + 1));
@@ -326,12 +373,17 @@ int run_cv(const std::vector<Message>& train, const std::vector<Variant>& varian
         train_model(model, train, toks, &skip);
         for (std::size_t i = 0; i < train.size(); ++i) {
           if (!skip[i]) continue;
-          bayes::Verdict verdict = bayes::classify(model, "", toks[i], v.params);
-          results[i] = {rank_of(verdict, v.rank), score_of(verdict, v), train[i].spam};
+          auto [rank, points] = evaluate(model, toks[i], v);
+          results[i] = {rank, points, train[i].spam};
         }
       }
       Metrics m = measure(results, 5.0, 15.0);
       if (r == 0) {
+        if (g_dump) {
+          for (std::size_t i = 0; i < train.size(); ++i)
+            std::fprintf(g_dump, "%zu\t%s\t%.6f\t%s\n", static_cast<std::size_t>(&v - variants.data()),
+                         train[i].spam ? "spam" : "ham", results[i].rank, train[i].name.c_str());
+        }
         first = m;
         first_results = results;
         first_fold = fold;
@@ -402,6 +454,13 @@ int main(int argc, char** argv) {
       variants.push_back(v);
     } else if (a == "--repeat" && i + 1 < argc) repeats = std::max(1, std::atoi(argv[++i]));
     else if (a == "--show" && i + 1 < argc) show = std::atoi(argv[++i]);
+    else if (a == "--dump" && i + 1 < argc) {
+      g_dump = std::fopen(argv[++i], "w");
+      if (!g_dump) {
+        std::cerr << "cannot write " << argv[i] << "\n";
+        return 2;
+      }
+    }
     else if (a == "--cv") cv = (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0]))) ? std::atoi(argv[++i]) : 5;
     else {
       std::cerr << "unknown argument " << a << "\n";
@@ -431,8 +490,8 @@ int main(int argc, char** argv) {
     std::vector<Scored> ours;
     double t0 = cpu_seconds();
     for (std::size_t i = 0; i < test.size(); ++i) {
-      bayes::Verdict verdict = bayes::classify(model, "", test_toks[i], v.params);
-      ours.push_back({rank_of(verdict, v.rank), score_of(verdict, v), test[i].spam});
+      auto [rank, points] = evaluate(model, test_toks[i], v);
+      ours.push_back({rank, points, test[i].spam});
     }
     classify_cpu += cpu_seconds() - t0;
     classified += test.size();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -97,24 +98,67 @@ TEST(BayesMath, SelectionAndSymmetry) {
 TEST(BayesMath, ScoreMapping) {
   Verdict v;
   v.opinion = true;
-  // score = clamp(kScorePerSpamminess * spamminess, -3, 8); the rule name from the probability.
-  const double u = 1 / kScorePerSpamminess;  // the spamminess worth one point
-  struct Case { double p, spamminess, score; const char* rule; } cases[] = {
-      {1.0, 100, 8.0, "BAYES_999"},    {0.9995, 5 * u, 5.0, "BAYES_999"},
-      {0.995, 3 * u, 3.0, "BAYES_99"}, {0.5, 0, 0.0, "BAYES_50"},
-      {0.1, -u, -1.0, "BAYES_05"},     {0.0, -100, -3.0, "BAYES_00"},
+  // score = clamp(points, -3, 8); the rule name from the probability.
+  struct Case { double p, points, score; const char* rule; } cases[] = {
+      {1.0, 100, 8.0, "BAYES_999"},  {0.9995, 5, 5.0, "BAYES_999"},
+      {0.995, 3, 3.0, "BAYES_99"},   {0.5, 0, 0.0, "BAYES_50"},
+      {0.1, -1, -1.0, "BAYES_05"},   {0.0, -100, -3.0, "BAYES_00"},
   };
   for (const auto& c : cases) {
     v.probability = c.p;
-    v.spamminess = c.spamminess;
-    v.log_ratio = 1e9;  // not the score's basis any more
+    v.points = c.points;
+    v.log_ratio = 1e9;   // not the score's basis any more
+    v.spamminess = 1e9;  // neither (points holds the combination)
     ScoreBin b = score(v);
-    EXPECT_NEAR(b.score, c.score, 1e-12) << c.spamminess;
+    EXPECT_NEAR(b.score, c.score, 1e-12) << c.points;
     EXPECT_EQ(b.rule, c.rule) << c.p;
   }
   Verdict untrained;
   EXPECT_EQ(score(untrained).score, 0.0);
   EXPECT_EQ(score(untrained).rule, "");
+}
+
+TEST(BayesMath, PointsAverageSpamminessAndOdds) {
+  // totals 100/100. Token A {95, 5}: f = 0.95 (plus a tiny prior pull), extreme enough for the
+  // second reading (|f - 1/2| >= 0.4). Token B {30, 20}: f ~ 0.6, used by the spamminess only.
+  Params p;  // shipped: strength 1.0, combine_odds, odds_* SpamAssassin's constants
+  Counts totals{100, 100};
+  std::vector<Counts> c{{95, 5}, {30, 20}};
+  Verdict v = combine(c, totals, p);
+  ASSERT_EQ(v.tokens_used, 2u);
+  Params sa = p;
+  sa.strength = p.odds_strength;
+  sa.prior = p.odds_prior;
+  double fa = token_probability(c[0], totals, sa);
+  EXPECT_NEAR(fa, (0.03 * 0.538 + 100 * 0.95) / 100.03, 1e-12);
+  EXPECT_GT(token_probability(c[1], totals, sa) - 0.5, 0.05);
+  EXPECT_LT(token_probability(c[1], totals, sa) - 0.5, 0.4);  // left out of the odds
+  EXPECT_NEAR(v.odds, std::log(fa / (1 - fa)), 1e-12);
+  EXPECT_NEAR(v.points, (kScorePerSpamminess * v.spamminess + kScorePerOdds * v.odds) / 2, 1e-12);
+  EXPECT_NEAR(score(v).score, std::clamp(v.points, kMinScore, kMaxScore), 1e-12);
+  // Without the combination the points are the spamminess alone (the score before 2026-11-28).
+  p.combine_odds = false;
+  Verdict alone = combine(c, totals, p);
+  EXPECT_EQ(alone.odds, 0.0);
+  EXPECT_NEAR(alone.points, kScorePerSpamminess * alone.spamminess, 1e-12);
+  EXPECT_NEAR(alone.spamminess, v.spamminess, 1e-12);
+  // Only the most extreme odds_max_tokens take part in the odds; none extreme enough: 0.
+  p.combine_odds = true;
+  p.odds_max_tokens = 1;
+  std::vector<Counts> two{{95, 5}, {0, 100}};  // the ham-only token is the more extreme one
+  Verdict one = combine(two, totals, p);
+  double fh = token_probability(two[1], totals, sa);
+  EXPECT_NEAR(one.odds, std::log(fh / (1 - fh)), 1e-12);
+  std::vector<Counts> mild{{30, 20}};
+  EXPECT_EQ(combine(mild, totals, p).odds, 0.0);
+  // Mirror symmetry holds for the spamminess; the odds prior (0.538) leans slightly to spam.
+  std::vector<Counts> spammy{{95, 5}, {80, 0}};
+  std::vector<Counts> hammy{{5, 95}, {0, 80}};
+  Verdict s = combine(spammy, totals, p), h = combine(hammy, totals, p);
+  EXPECT_GT(s.points, 5.0);
+  EXPECT_LT(h.points, -5.0);
+  EXPECT_NEAR(s.spamminess, -h.spamminess, 1e-12);
+  EXPECT_GT(s.odds + h.odds, 0.0);
 }
 
 TEST(BayesMath, SpamminessIsLogRatioPerRootOfTokens) {
