@@ -266,7 +266,7 @@ bool host_allowed(std::string_view host, const std::vector<std::string>& allowli
 NotifySettings parse_notify_settings(const Config& c) {
   NotifySettings s;
   c.require_known_keys("notify", {"spool", "per_message_limit", "user", "metrics_listen",
-                                  "rescan_interval", "max_in_flight", "log", "log_level"});
+                                  "rescan_interval", "max_in_flight", "log", "log_level", "log_sent"});
   if (const Entry* e = c.find("notify", "spool")) {
     if (!e->value.starts_with("/")) Config::fail(*e, "'" + e->value + "' is not an absolute path");
     s.spool = e->value;
@@ -288,6 +288,10 @@ NotifySettings parse_notify_settings(const Config& c) {
   s.max_in_flight = static_cast<unsigned>(c.get_int("notify", "max_in_flight", 64, 1, 10000));
   s.log = c.get_string("notify", "log", "");
   s.log_level = c.get_string("notify", "log_level", "");
+  if (const Entry* e = c.find("notify", "log_sent")) {
+    if (e->value == "debug") s.log_sent_debug = true;
+    else if (e->value != "info") Config::fail(*e, "'" + e->value + "' is not info or debug");
+  }
 
   // Sections in file order: by their first entry (a section with no entries has no url and
   // fails below either way).

@@ -79,6 +79,7 @@ struct NotifySettings {
   unsigned max_in_flight = 64;      // requests in flight at once
   std::string log;                  // "stderr", "syslog" or /path (empty: [log] destination)
   std::string log_level;            // empty: [log] level
+  bool log_sent_debug = false;      // log_sent = debug: the line per sent event at debug, not info
 
   const Target* find(std::string_view name) const;
 };

@@ -341,6 +341,19 @@ class Dispatcher {
     }
   }
 
+  // The line per sent event, at info (default) or debug ([notify] log_sent). Built by appending
+  // rather than through log::info's ostringstream: this runs once per notification.
+  void log_sent(const notify::Event& event, const Response& r) const {
+    const log::Level level = settings_.log_sent_debug ? log::Level::debug : log::Level::info;
+    if (!log::enabled(level)) return;
+    std::string line;
+    line.reserve(96 + event.target.size());
+    line.append("event ").append(event.id).append(" sent to ").append(event.target).append(": HTTP ");
+    line.append(std::to_string(r.status)).append(" in ");
+    line.append(std::to_string(static_cast<long>(r.seconds * 1000))).append(" ms");
+    log::write(level, {}, line);
+  }
+
   void reschedule(Job& job, std::int64_t at) {
     job.in_flight = false;
     job.due_ms = at;
@@ -448,8 +461,7 @@ class Dispatcher {
       if (outcome == Outcome::delivered) {
         spool_.remove_delivered(name, job.state.attempts > 0, job.bytes);
         ++metrics_.sent;
-        log::info("event ", job.event.id, " sent to ", job.event.target, ": HTTP ", r.status, " in ",
-                  static_cast<long>(r.seconds * 1000), " ms");
+        log_sent(job.event, r);
         jobs_.erase(it);
         continue;
       }
