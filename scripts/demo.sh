@@ -22,6 +22,7 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MAILWARD_BUILD_DIR:-$SRC/build}"
 export MW_STATE="${MAILWARD_DEMO_STATE:-/var/tmp/mailward-demo}"
 . "$SRC/tests/integration/lib/stack.sh"
+. "$SRC/tests/integration/lib/dovecot_auth_policy.sh"
 
 mode=run
 case "${1:-}" in
@@ -143,26 +144,11 @@ plugin {
   mailward_config = $MWCONF
 }
 CONF
-  # The Dovecot auth policy, answered by mailward-policyd ([auth-policy] in its config). Dovecot's own
-  # fixed failure delay and anvil penalty are switched off so that what the demo shows is mailward's.
+  # The Dovecot auth policy, answered by mailward-policyd ([auth-policy] in its config), with Dovecot's
+  # own failure delay and anvil penalty switched off (tests/integration/lib/dovecot_auth_policy.sh).
   AP_IP=127.0.0.11; AP_PORT=8099
   AP_KEY="demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-  cat >>"$MW_DOVECOT_CONF" <<CONF
-# mailward demo: the authentication policy (mailward-policyd)
-auth_policy_server_url = http://$AP_IP:$AP_PORT/auth-policy
-auth_policy_server_api_header = X-API-Key: $AP_KEY
-auth_policy_hash_nonce = nonce-$AP_KEY
-auth_policy_reject_on_fail = no
-auth_policy_check_before_auth = yes
-auth_policy_check_after_auth = yes
-auth_policy_report_after_auth = yes
-auth_failure_delay = 0
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
-CONF
+  mw_dovecot_auth_policy_write "$AP_IP" "$AP_PORT" "$AP_KEY" "scripts/demo.sh: mailward-policyd"
   BOB_HOME="$MW_MAIL/${MW_RCPT#*@}/${MW_RCPT%@*}"
   mkdir -p "$BOB_HOME/sieve"
   cat >"$BOB_HOME/sieve/notify.sieve" <<'SIEVE'
@@ -436,29 +422,13 @@ record 12 "forwarded (no SRS), DKIM-signed (p=reject)" "aligned.example via forw
 
 # 13. IMAP password guessing from one address: the auth policy slows the guesses down, then blocks the
 # address, so that even the right password is refused from there; the same user logs in from elsewhere.
-imap_login() { # SRC USER PASSWORD: prints "ok SECONDS" or "no SECONDS"
-  ns "$MW_PYTHON" - "$MW_IP_DOVECOT" "$1" "$2" "$3" <<'PY'
-import imaplib, socket, sys, time
-host, src, user, pw = sys.argv[1:5]
-class Client(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, source_address=(src, 0))
-t0 = time.monotonic()
-c = Client(host, 143, timeout=30)
-try:
-    c.login(user, pw); result = "ok"; c.logout()
-except imaplib.IMAP4.error:
-    result = "no"
-print(result, "%.1f" % (time.monotonic() - t0))
-PY
-}
 guesses=()
 for i in 1 2 3 4 5; do
-  read -r res secs < <(imap_login "$MW_IP_SPOOF" "$MW_USER" "guess-$i" || echo "error 0")
+  read -r res secs < <(mw_imap_login "$MW_IP_SPOOF" "$MW_USER" "guess-$i" 1 || echo "error 0")
   guesses+=("$res ${secs}s")
 done
-read -r right_res right_secs < <(imap_login "$MW_IP_SPOOF" "$MW_USER" "$MW_USER_PASSWORD" || echo "error 0")
-read -r other_res other_secs < <(imap_login "$MW_IP_GOOD" "$MW_USER" "$MW_USER_PASSWORD" || echo "error 0")
+read -r right_res right_secs < <(mw_imap_login "$MW_IP_SPOOF" "$MW_USER" "$MW_USER_PASSWORD" 1 || echo "error 0")
+read -r other_res other_secs < <(mw_imap_login "$MW_IP_GOOD" "$MW_USER" "$MW_USER_PASSWORD" 1 || echo "error 0")
 verdict="guesses answered: $(IFS=,; echo "${guesses[*]}" | sed 's/,/, /g'); then the right password: $right_res"
 if [ "$right_res" = no ] && grep -qF "blocked" "$MW_LOGS/policyd.log" 2>/dev/null; then
   verdict="blocked by mailward-policyd (auth policy): $verdict"

@@ -11,6 +11,7 @@
 # Usage: guessing.sh [STATE_DIR]. Needs root; MAILWARD_AUTH_POLICY = the mailward-auth-policy binary.
 set -euo pipefail
 . "$(dirname "$0")/../lib/stack.sh"
+. "$(dirname "$0")/../lib/dovecot_auth_policy.sh"
 
 MW_STATE="${1:-}"
 unset MAILWARD_MILTER
@@ -27,23 +28,8 @@ AP_KEY="key-$RANDOM$RANDOM$RANDOM"
 eval "$(declare -f mw_dovecot_write | sed '1s/^mw_dovecot_write/mw_dovecot_write_harness/')"
 mw_dovecot_write() {
   mw_dovecot_write_harness
+  mw_dovecot_auth_policy_write "$AP_IP" "$AP_PORT" "$AP_KEY" tests/integration/auth_policy/guessing.sh
   cat >>"$MW_DOVECOT_CONF" <<EOF
-# mailward auth policy (tests/integration/auth_policy/guessing.sh)
-auth_policy_server_url = http://$AP_IP:$AP_PORT/auth-policy
-auth_policy_server_api_header = X-API-Key: $AP_KEY
-auth_policy_hash_nonce = nonce-$AP_KEY
-auth_policy_reject_on_fail = no
-auth_policy_check_before_auth = yes
-auth_policy_check_after_auth = yes
-auth_policy_report_after_auth = yes
-# Dovecot's own delays would hide ours: the fixed delay after a failure, and the per-address
-# penalty kept in anvil (disabled by making its socket unusable, as Dovecot's documentation says).
-auth_failure_delay = 0
-service anvil {
-  unix_listener anvil-auth-penalty {
-    mode = 0
-  }
-}
 auth_verbose = yes
 EOF
 }
@@ -73,32 +59,12 @@ ap_pid=$!
 trap 'kill $ap_pid 2>/dev/null || true; mw_down' EXIT
 mw_wait_port "$AP_IP" "$AP_PORT" "mailward-auth-policy"
 
-# imap_login SRC USER PASSWORD: prints "ok SECONDS" or "no SECONDS" (one connection per attempt).
-imap_login() {
-  ns "$MW_PYTHON" - "$MW_IP_DOVECOT" "$1" "$2" "$3" <<'EOF'
-import imaplib, socket, sys, time
-host, src, user, pw = sys.argv[1:5]
-class Client(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, source_address=(src, 0))
-c = Client(host, 143, timeout=30)
-t0 = time.monotonic()
-try:
-    c.login(user, pw)
-    result = "ok"
-    c.logout()
-except imaplib.IMAP4.error:
-    result = "no"
-print(result, "%.2f" % (time.monotonic() - t0))
-EOF
-}
-
 # 1. Guessing from 127.0.0.30. Expected policy answers before attempt N (N-1 failures so far):
 # 0, 0 (under delay_after = 2), then delays 1, 2, 2, 2 s (capped by max_delay), then the 6th
 # failure blocks the address.
 expected_delay=(0 0 1 2 2 2)
 for i in 0 1 2 3 4 5; do
-  read -r res secs < <(imap_login "$MW_IP_SPOOF" "$MW_USER" "wrong-$i")
+  read -r res secs < <(mw_imap_login "$MW_IP_SPOOF" "$MW_USER" "wrong-$i")
   echo "guess $((i + 1)) from $MW_IP_SPOOF: $res in ${secs}s (policy delay ${expected_delay[$i]}s)"
   [ "$res" = no ] || fail "a wrong password was accepted"
   want="${expected_delay[$i]}"
@@ -112,7 +78,7 @@ grep -q "report login=$MW_USER remote=$MW_IP_SPOOF protocol=imap success=no: .*b
   || fail "the policy log does not show the address being blocked: $(tail -3 "$AP_LOG")"
 
 # Blocked: even the right password is refused now, quickly.
-read -r res secs < <(imap_login "$MW_IP_SPOOF" "$MW_USER" "$MW_USER_PASSWORD")
+read -r res secs < <(mw_imap_login "$MW_IP_SPOOF" "$MW_USER" "$MW_USER_PASSWORD")
 echo "right password from blocked $MW_IP_SPOOF: $res in ${secs}s"
 [ "$res" = no ] || fail "the right password from the blocked address was accepted"
 grep -q "allow login=$MW_USER remote=$MW_IP_SPOOF protocol=imap: status=-1 address $MW_IP_SPOOF blocked" "$AP_LOG" \
@@ -121,7 +87,7 @@ grep -q "policy server refusal" "$MW_LOGS/dovecot.log" \
   || fail "Dovecot's log does not show the refusal by the policy server"
 
 # 2. The right password from another address works at once.
-read -r res secs < <(imap_login "$MW_IP_GOOD" "$MW_USER" "$MW_USER_PASSWORD")
+read -r res secs < <(mw_imap_login "$MW_IP_GOOD" "$MW_USER" "$MW_USER_PASSWORD")
 echo "right password from $MW_IP_GOOD: $res in ${secs}s"
 [ "$res" = ok ] || fail "a correct login from another address was refused"
 awk -v s="$secs" 'BEGIN { exit !(s < 1.0) }' || fail "a correct login from another address was delayed (${secs}s)"
