@@ -292,14 +292,15 @@ std::string_view id_of_name(std::string_view name) {
 }
 
 bool fits_for_reuse(const struct stat& st) {
-  return S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && st.st_nlink == 1 && st.st_size > 0 &&
+  return S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0640 && st.st_uid == ::geteuid() && st.st_nlink == 1 &&
+         st.st_size > 0 &&
          static_cast<std::size_t>(st.st_size) <= kRecycleMaxBytes;
 }
 
 // Takes a file from SPOOL/free/ for the event being written: renames it to TMP_PATH (rename is
 // atomic, so two writers never get the same file) and returns it open for writing, or -1 (then
 // the caller creates a file). Checks, each against a case written down in the README ("Reused
-// event files"): only our own regular files with one link (a file we could not write, or one
+// event files"): only our own regular files, mode 0640, with one link (a file we could not write, or one
 // that also has a name in new/ after a crash on a filesystem without a journal, is left alone),
 // and the content must still carry the id the name says; a file failing that after the rename is
 // renamed to tmp/.stale-NAME and never written (not unlinked: with a wrong link count after such a
@@ -366,7 +367,7 @@ WriteResult write_event(const std::string& spool_dir, const Event& event) {
       return r;
     }
   }
-  (void)::fchmod(fd, 0640);  // umask may have removed bits; never more than 0640
+  if (!reused) (void)::fchmod(fd, 0640);  // umask may have removed bits; reused files are 0640
   std::size_t done = 0;
   while (done < body.size()) {
     ssize_t n = ::pwrite(fd, body.data() + done, body.size() - done, static_cast<off_t>(done));

@@ -211,7 +211,8 @@ std::string read_all(const std::filesystem::path& p) {
 
 TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
   namespace fs = std::filesystem;
-  enum class Setup { sent_longer, sent_shorter, other_id, second_link, other_owner, too_large, bad_name, symlink };
+  enum class Setup { sent_longer, sent_shorter, other_id, second_link, other_owner, too_large, bad_name, symlink,
+                     other_mode };
   struct Case {
     const char* what;
     Setup setup;
@@ -233,6 +234,7 @@ TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
       {"larger than kRecycleMaxBytes", Setup::too_large, false, "old", false},
       {"a name that is not an event's", Setup::bad_name, false, "junk.json", false},
       {"a symbolic link", Setup::symlink, false, "old", false},
+      {"mode other than 0640", Setup::other_mode, false, "old", false},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -255,7 +257,7 @@ TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
       fs::create_symlink(spool / "target.json", file);
     } else {
       std::ofstream(file, std::ios::binary) << old_text;
-      fs::permissions(file, fs::perms(0640));
+      fs::permissions(file, fs::perms(c.setup == Setup::other_mode ? 0644 : 0640));
     }
     if (c.setup == Setup::second_link) fs::create_hard_link(file, spool / "new" / "1764300000001-pending.json");
     if (c.setup == Setup::other_owner) {
