@@ -22,6 +22,7 @@
 // Time figures: CPU ms per message for parse + tokenize and for classify (in process, model in
 // memory): the per-message cost the milter pays, beside rspamd's from reference.sh.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -80,6 +81,10 @@ struct Variant {
   // before), 1 the log ratio (the measure before that), 2 the mean log odds.
   int rank = 3;
   std::string tok_key;  // the tokenizer part of the spec (token sets are cached per key)
+  // Prototype (bench only, to decide whether the tokenizer should learn it): HTML tag tokens from
+  // a crude scan of the raw body of HTML mail: 1 "T:tag" and "T:tag:attr", 2 also "T:tag:attr=value"
+  // for presentational attributes (color, bgcolor, face, size, align).
+  int html_tags = 0;
   // A second classifier on the same counts (combo != 0): its own parameters (b_* keys; default
   // SpamAssassin's constants with |f - 1/2| >= 0.4), ranked by b_rank (default 2, the mean log
   // odds) and put on the points scale by b_scale. combo: 1 the average of the two points, 2 the
@@ -123,6 +128,7 @@ bool parse_variant(const std::string& spec, Variant& v, std::string& why) {
     else if (k == "tok_max") v.tok.max_tokens = n;
     else if (k == "min_word") v.tok.min_word_chars = n;
     else if (k == "max_word") v.tok.max_word_chars = n;
+    else if (k == "html_tags") v.html_tags = static_cast<int>(n);
     else {
       tok = false;
       if (k == "strength") v.params.strength = x;
@@ -153,6 +159,67 @@ bool parse_variant(const std::string& spec, Variant& v, std::string& why) {
 
 using Tokens = std::vector<std::uint64_t>;
 
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+// The html_tags prototype: a crude scan of the raw message after the header for <tag attr=...>
+// (no MIME decoding: base64 HTML is missed). Adds hashes and re-sorts, unique.
+void add_html_tag_tokens(const std::string& raw, int mode, Tokens& t) {
+  std::size_t body = raw.find("\n\n");
+  if (body == std::string::npos) return;
+  std::set<std::string> found;
+  for (std::size_t i = raw.find('<', body); i != std::string::npos && found.size() < 300;
+       i = raw.find('<', i + 1)) {
+    std::size_t j = i + 1;
+    if (j < raw.size() && raw[j] == '/') ++j;
+    std::size_t k = j;
+    while (k < raw.size() && std::isalnum(static_cast<unsigned char>(raw[k]))) ++k;
+    if (k == j || k - j > 10 || !std::isalpha(static_cast<unsigned char>(raw[j]))) continue;
+    std::string tag = lower(std::string_view(raw).substr(j, k - j));
+    found.insert("T:" + tag);
+    std::size_t end = raw.find('>', k);
+    if (end == std::string::npos || end - k > 1000) continue;
+    std::string attrs = lower(std::string_view(raw).substr(k, end - k));
+    std::size_t a = 0;
+    while (a < attrs.size()) {
+      while (a < attrs.size() && !std::isalpha(static_cast<unsigned char>(attrs[a]))) ++a;
+      std::size_t b = a;
+      while (b < attrs.size() && (std::isalnum(static_cast<unsigned char>(attrs[b])) || attrs[b] == '-')) ++b;
+      if (b == a) break;
+      std::string name = attrs.substr(a, b - a);
+      found.insert("T:" + tag + ":" + name);
+      std::size_t c = b;
+      while (c < attrs.size() && attrs[c] == ' ') ++c;
+      if (c < attrs.size() && attrs[c] == '=') {
+        ++c;
+        while (c < attrs.size() && attrs[c] == ' ') ++c;
+        std::size_t d = c;
+        if (d < attrs.size() && (attrs[d] == '"' || attrs[d] == '\'')) {
+          char q = attrs[d];
+          std::size_t e = attrs.find(q, d + 1);
+          if (e == std::string::npos) e = attrs.size();
+          if (mode >= 2 && (name == "color" || name == "bgcolor" || name == "face" || name == "size" || name == "align"))
+            found.insert("T:" + tag + ":" + name + "=" + attrs.substr(d + 1, std::min<std::size_t>(e - d - 1, 40)));
+          c = e + 1;
+        } else {
+          std::size_t e = c;
+          while (e < attrs.size() && attrs[e] != ' ') ++e;
+          if (mode >= 2 && (name == "color" || name == "bgcolor" || name == "face" || name == "size" || name == "align"))
+            found.insert("T:" + tag + ":" + name + "=" + attrs.substr(c, std::min<std::size_t>(e - c, 40)));
+          c = e;
+        }
+      }
+      a = c;
+    }
+  }
+  for (const std::string& f : found) t.push_back(token_hash(f));
+  std::sort(t.begin(), t.end());
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+}
+
 // Token sets per tokenizer spec, parse + tokenize CPU measured.
 std::map<std::string, std::vector<Tokens>> g_token_cache;
 double g_tokenize_cpu = 0;
@@ -166,7 +233,12 @@ const std::vector<Tokens>& tokens_for(const std::vector<Message>& msgs, const Va
   std::vector<Tokens> out;
   out.reserve(msgs.size());
   double t0 = cpu_seconds();
-  for (const Message& m : msgs) out.push_back(tokenize(parse_mail(m.raw), v.tok));
+  for (const Message& m : msgs) {
+    ParsedMail pm = parse_mail(m.raw);
+    Tokens t = tokenize(pm, v.tok);
+    if (v.html_tags > 0 && pm.has_html) add_html_tag_tokens(m.raw, v.html_tags, t);
+    out.push_back(std::move(t));
+  }
   g_tokenize_cpu += cpu_seconds() - t0;
   g_tokenized += msgs.size();
   return g_token_cache.emplace(key, std::move(out)).first->second;
