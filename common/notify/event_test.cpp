@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -328,6 +330,79 @@ TEST(NotifyEvent, ReuseTakesEachFileOnce) {
   EXPECT_EQ(inodes.size(), 4u);
   EXPECT_TRUE(fs::is_empty(spool / "free"));
   EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  fs::remove_all(spool);
+}
+
+// Concurrent deliveries: four processes write 50 events each while free/ holds 40 sent files.
+// Every event must arrive whole under its own name, each in its own inode (two writers never take
+// the same file), and nothing may be left in tmp/.
+TEST(NotifyEvent, ConcurrentWritersNeverShareAReusedFile) {
+  namespace fs = std::filesystem;
+  fs::path spool = fs::temp_directory_path() / ("mw-notify-reuse3-" + std::to_string(::getpid()));
+  fs::remove_all(spool);
+  for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+  auto make = [](int writer, int i) {
+    Event e = sample();
+    char id[33];
+    std::snprintf(id, sizeof id, "%08x%024x", static_cast<unsigned>(writer), static_cast<unsigned>(i));
+    e.id = id;
+    e.time_ms = 2000 + i;
+    e.message = std::string(static_cast<std::size_t>((i * 37) % 900), 'm');  // lengths differ
+    return e;
+  };
+  std::set<ino_t> sent_inodes;
+  for (int i = 0; i < 40; ++i) {
+    Event old = make(99, i);
+    old.message = std::string(3000, 'o');  // longer than any new event: must be cut
+    WriteResult w = write_event(spool.string(), old);
+    ASSERT_TRUE(w.ok);
+    struct stat st {};
+    ASSERT_EQ(::stat(w.path.c_str(), &st), 0);
+    sent_inodes.insert(st.st_ino);
+  }
+  // Moved only now: a write_event above would otherwise have reused the file moved before it.
+  std::vector<fs::path> olds;
+  for (const auto& ent : fs::directory_iterator(spool / "new")) olds.push_back(ent.path());
+  for (const fs::path& p : olds) fs::rename(p, spool / "free" / p.filename());
+  ASSERT_EQ(sent_inodes.size(), 40u);
+  std::vector<pid_t> children;
+  for (int w = 0; w < 4; ++w) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int failures = 0;
+      for (int i = 0; i < 50; ++i) failures += write_event(spool.string(), make(w, i)).ok ? 0 : 1;
+      ::_exit(failures == 0 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::set<ino_t> inodes;
+  for (int w = 0; w < 4; ++w) {
+    for (int i = 0; i < 50; ++i) {
+      Event e = make(w, i);
+      fs::path p = spool / "new" / event_file_name(e);
+      EXPECT_EQ(read_all(p), serialize(e)) << p;
+      struct stat st {};
+      ASSERT_EQ(::stat(p.c_str(), &st), 0);
+      inodes.insert(st.st_ino);
+    }
+  }
+  EXPECT_EQ(inodes.size(), 200u);
+  EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  // Every sent file was either reused by exactly one event or is still in free/.
+  std::size_t reused = 0, left = 0;
+  for (ino_t ino : inodes) reused += sent_inodes.count(ino);
+  for (const auto& ent : fs::directory_iterator(spool / "free")) {
+    (void)ent;
+    ++left;
+  }
+  EXPECT_EQ(reused + left, 40u);
+  EXPECT_GT(reused, 0u);
   fs::remove_all(spool);
 }
 
