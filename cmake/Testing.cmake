@@ -29,10 +29,3 @@ function(mailward_fuzz_target name source)
   target_link_libraries(${target} PRIVATE ${ARG_LIBS} mailward_warnings)
   set_property(GLOBAL APPEND PROPERTY MAILWARD_FUZZ_TARGETS ${name})
 endfunction()
-
-# mailward_test_support (tests/support/): helpers shared by test programs — run a command, a temporary
-# directory and a GoogleTest fixture owning one, whole-file read/write, an in-process DNS zone. Link it
-# like any library in LIBS.
-if(EXISTS ${PROJECT_SOURCE_DIR}/tests/support/CMakeLists.txt)
-  add_subdirectory(${PROJECT_SOURCE_DIR}/tests/support ${PROJECT_BINARY_DIR}/tests/support)
-endif()
