@@ -215,6 +215,7 @@ check_path /var/spool/mailward mailward:mailward 750
 check_path /var/spool/mailward/notify mailward:mailward 750
 check_path /var/spool/mailward/notify/tmp mailward:mailward 2770
 check_path /var/spool/mailward/notify/new mailward:mailward 2770
+check_path /var/spool/mailward/notify/free mailward:mailward 2770
 check_path /var/spool/mailward/notify/state mailward:mailward 750
 check_path /var/spool/mailward/notify/dead mailward:mailward 750
 check_path /var/spool/postfix/mailward mailward:postfix 2750
