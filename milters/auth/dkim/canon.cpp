@@ -2,6 +2,8 @@
 #include "milters/auth/dkim/canon.h"
 
 #include <cstring>
+#include <tuple>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -149,6 +151,13 @@ class Emitter {
     used_ += n;
     total_ += n;
   }
+  // The whole free part of the staging buffer, at least `n` bytes (flushing first when less is
+  // free), for a writer that keeps its own cursor and commits once: its per-write bookkeeping then
+  // stays in registers instead of going through this object.
+  std::pair<char*, char*> reserve_all(std::size_t n) {
+    reserve(n);
+    return {stage_ + used_, stage_ + cap_};
+  }
   void flush() {
     if (used_ > 0) sink_.write({stage_, used_});
     used_ = 0;
@@ -213,6 +222,10 @@ __attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char
   const __m256i vlf = _mm256_set1_epi8('\n');
   const __m256i tab_to_sp = _mm256_set1_epi8('\t' ^ ' ');
   constexpr std::uint64_t kInside = (std::uint64_t{1} << 62) - 1;  // bytes 0..61: CRLF + next in the block
+  char* room;  // output: w moves through [room, room_end), committed once at the end
+  char* room_end;
+  std::tie(room, room_end) = e.reserve_all(64);
+  char* w = room;
   while (end - q >= 64) {
     __m256i x[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)),
                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32))};
@@ -236,17 +249,20 @@ __attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char
     const unsigned n = 64U - static_cast<unsigned>(__builtin_clzll(ends));  // <= 62
     const std::uint64_t in = (std::uint64_t{1} << n) - 1;
     const std::uint64_t drop = wsp & (wsp << 1) & in;  // bit 0: q[-1] is not WSP
-    char* const start = e.reserve(64);
+    if (room_end - w < 64) {  // the staging buffer is full: hand it on
+      e.commit(static_cast<std::size_t>(w - room));
+      std::tie(room, room_end) = e.reserve_all(64);
+      w = room;
+    }
     if ((drop | (tab & in)) == 0) {  // nothing changes: copied as it is
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(start), x[0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(start + 32), x[1]);
-      e.commit(n);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(w), x[0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(w + 32), x[1]);
+      w += n;
       q += n;
       if (bad != 0) break;
       continue;
     }
     const std::uint64_t keep = ~drop & in;
-    char* w = start;
     const __m128i parts[4] = {_mm256_castsi256_si128(x[0]), _mm256_extracti128_si256(x[0], 1),
                               _mm256_castsi256_si128(x[1]), _mm256_extracti128_si256(x[1], 1)};
 #pragma GCC unroll 4
@@ -266,10 +282,10 @@ __attribute__((target("avx2,popcnt"))) const char* compact_wsp_blocks(const char
                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.idx[hi]))));
       w += __builtin_popcount(hi);
     }
-    e.commit(static_cast<std::size_t>(w - start));
     q += n;
     if (bad != 0) break;  // the general loop deals with what stopped the block
   }
+  e.commit(static_cast<std::size_t>(w - room));
   return q;
 }
 #endif
