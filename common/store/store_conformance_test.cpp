@@ -60,6 +60,29 @@ TYPED_TEST(StoreConformance, AddReturnsNewValuesInOrder) {
   EXPECT_EQ(this->get({"a", "b", "c"}), (std::vector<std::int64_t>{3, -2, 0}));
 }
 
+TYPED_TEST(StoreConformance, GetAnswersInRequestOrderWhateverTheKeyOrder) {
+  // Backends may look keys up in their own order (LMDB sorts them for its cursor); the answers
+  // must still come back in the order asked, with missing keys (before, between and after the
+  // stored ones) as 0 and a key asked twice answered twice.
+  std::vector<CounterUpdate> stored;
+  for (int i = 0; i < 200; i += 2) stored.push_back({"k" + std::to_string(1000 + i), i + 1, seconds(0)});
+  this->add(stored);
+  std::vector<std::string> asked;
+  std::vector<std::int64_t> expected;
+  for (int j = 0; j < 230; ++j) {
+    const int i = (j * 37) % 230 - 15;  // a scrambled walk over -15..214
+    asked.push_back("k" + std::to_string(1000 + i));
+    expected.push_back(i >= 0 && i < 200 && i % 2 == 0 ? i + 1 : 0);
+  }
+  asked.push_back("a");  // before every stored key
+  expected.push_back(0);
+  asked.push_back("z");  // after every stored key
+  expected.push_back(0);
+  asked.push_back(asked.front());
+  expected.push_back(expected.front());
+  EXPECT_EQ(this->get(asked), expected);
+}
+
 TYPED_TEST(StoreConformance, SameKeyTwiceInOneCall) {
   EXPECT_EQ(this->add({{"a", 1, seconds(0)}, {"a", 10, seconds(0)}}),
             (std::vector<std::int64_t>{1, 11}));
