@@ -102,6 +102,35 @@ double odds_reading(std::span<const Counts> token_counts, const Counts& totals, 
   return sum / static_cast<double>(lo.size());
 }
 
+// The first reading: probability, log ratio, spamminess and mean log odds of the tokens used (fs),
+// or the neutral 0.5 / 0 / 0 / 0 when none is.
+void fisher_reading(const std::vector<double>& fs, Verdict& v) {
+  if (fs.empty()) {
+    v.probability = 0.5;
+    v.log_ratio = 0;
+    return;
+  }
+  // Fisher's method, as Robinson proposed and SpamBayes implements it: q_spam is the chi-square
+  // tail of -2 ln prod(1 - f) (small when the tokens are spammy), q_ham of -2 ln prod f.
+  // Indicator I = (1 + q_ham - q_spam) / 2 (SpamBayes' (S - H + 1) / 2 with S = 1 - q_spam,
+  // H = 1 - q_ham).
+  double sum_ln_f = 0;
+  double sum_ln_1f = 0;
+  for (double f : fs) {
+    // f is within (0, 1) strictly for finite strength > 0; guard anyway.
+    double fc = std::clamp(f, 1e-12, 1 - 1e-12);
+    sum_ln_f += std::log(fc);
+    sum_ln_1f += std::log1p(-fc);
+  }
+  auto dof = static_cast<unsigned>(2 * fs.size());
+  double ln_q_spam = log_chi2_tail(-2 * sum_ln_1f, dof);
+  double ln_q_ham = log_chi2_tail(-2 * sum_ln_f, dof);
+  v.probability = std::clamp((1 + std::exp(ln_q_ham) - std::exp(ln_q_spam)) / 2, 0.0, 1.0);
+  v.log_ratio = ln_q_ham - ln_q_spam;
+  v.spamminess = v.log_ratio / std::sqrt(static_cast<double>(fs.size()));
+  v.mean_log_odds = (sum_ln_f - sum_ln_1f) / static_cast<double>(fs.size());
+}
+
 }  // namespace
 
 Verdict combine(std::span<const Counts> token_counts, const Counts& totals, const Params& params) {
@@ -123,36 +152,11 @@ Verdict combine(std::span<const Counts> token_counts, const Counts& totals, cons
   }
   v.opinion = true;
   v.tokens_used = fs.size();
-  if (fs.empty()) {
-    v.probability = 0.5;
-    v.log_ratio = 0;
-    v.odds = params.combine_odds ? odds_reading(token_counts, totals, params) : 0;
-    v.points = params.combine_odds ? kScorePerOdds * v.odds / 2 : 0;
-    return v;
-  }
-  // Fisher's method, as Robinson proposed and SpamBayes implements it: q_spam is the chi-square
-  // tail of -2 ln prod(1 - f) (small when the tokens are spammy), q_ham of -2 ln prod f.
-  // Indicator I = (1 + q_ham - q_spam) / 2 (SpamBayes' (S - H + 1) / 2 with S = 1 - q_spam,
-  // H = 1 - q_ham).
-  double sum_ln_f = 0;
-  double sum_ln_1f = 0;
-  for (double f : fs) {
-    // f is within (0, 1) strictly for finite strength > 0; guard anyway.
-    double fc = std::clamp(f, 1e-12, 1 - 1e-12);
-    sum_ln_f += std::log(fc);
-    sum_ln_1f += std::log1p(-fc);
-  }
-  auto dof = static_cast<unsigned>(2 * fs.size());
-  double ln_q_spam = log_chi2_tail(-2 * sum_ln_1f, dof);
-  double ln_q_ham = log_chi2_tail(-2 * sum_ln_f, dof);
-  v.probability = std::clamp((1 + std::exp(ln_q_ham) - std::exp(ln_q_spam)) / 2, 0.0, 1.0);
-  v.log_ratio = ln_q_ham - ln_q_spam;
-  v.spamminess = v.log_ratio / std::sqrt(static_cast<double>(fs.size()));
-  v.mean_log_odds = (sum_ln_f - sum_ln_1f) / static_cast<double>(fs.size());
   v.odds = params.combine_odds ? odds_reading(token_counts, totals, params) : 0;
-  v.points = params.combine_odds
-                 ? (kScorePerSpamminess * v.spamminess + kScorePerOdds * v.odds) / 2
-                 : kScorePerSpamminess * v.spamminess;
+  fisher_reading(fs, v);
+  // (With no token used the spamminess is 0, so only the second reading counts.)
+  v.points = params.combine_odds ? (kScorePerSpamminess * v.spamminess + kScorePerOdds * v.odds) / 2
+                                 : kScorePerSpamminess * v.spamminess;
   return v;
 }
 
