@@ -12,8 +12,6 @@ using dns::testing::Query;
 
 namespace {
 
-constexpr std::uint16_t kA = 1, kPtr = 12, kMx = 15, kTxt = 16, kAaaa = 28;
-
 void append_string(Bytes& rdata, const std::string& s) {
   rdata.push_back(static_cast<std::uint8_t>(s.size()));
   rdata.insert(rdata.end(), s.begin(), s.end());
@@ -38,15 +36,15 @@ std::vector<Bytes> DnsZone::answer(const Query& q) {
   return {b.bytes()};
 }
 
-void DnsZone::add(const std::string& name, std::uint16_t type, Bytes rdata) {
+void DnsZone::add(const std::string& name, dns::RecordType type, Bytes rdata) {
   std::lock_guard lock(mutex_);
-  records_[{text::normalize_domain(name), type}].push_back(std::move(rdata));
+  records_[{text::normalize_domain(name), static_cast<std::uint16_t>(type)}].push_back(std::move(rdata));
 }
 
 void DnsZone::txt(const std::string& name, const std::string& value) {
   Bytes rdata;
   for (std::size_t i = 0; i < value.size(); i += 255) append_string(rdata, value.substr(i, 255));
-  add(name, kTxt, std::move(rdata));
+  add(name, dns::RecordType::txt, std::move(rdata));
 }
 
 bool DnsZone::add_line(const std::string& line) {
@@ -64,29 +62,29 @@ bool DnsZone::add_line(const std::string& line) {
       append_string(rdata, rest.substr(i + 1, end - i - 1));
       i = end;
     }
-    add(owner, kTxt, std::move(rdata));
+    add(owner, dns::RecordType::txt, std::move(rdata));
   } else if (type == "MX") {
     std::istringstream v(rest);
     unsigned pref = 0;
     std::string host;
     if (!(v >> pref >> host)) return false;
-    add(owner, kMx,
+    add(owner, dns::RecordType::mx,
         dns::testing::mx_rdata(static_cast<std::uint16_t>(pref), dns::testing::wire_name(text::normalize_domain(host))));
   } else if (type == "A") {
-    add(owner, kA, dns::testing::a_rdata(rest));
+    add(owner, dns::RecordType::a, dns::testing::a_rdata(rest));
   } else if (type == "AAAA") {
-    add(owner, kAaaa, dns::testing::aaaa_rdata(rest));
+    add(owner, dns::RecordType::aaaa, dns::testing::aaaa_rdata(rest));
   } else if (type == "PTR") {
-    add(owner, kPtr, dns::testing::wire_name(text::normalize_domain(rest)));
+    add(owner, dns::RecordType::ptr, dns::testing::wire_name(text::normalize_domain(rest)));
   } else {
     return false;
   }
   return true;
 }
 
-void DnsZone::remove(const std::string& name, std::uint16_t type) {
+void DnsZone::remove(const std::string& name, dns::RecordType type) {
   std::lock_guard lock(mutex_);
-  records_.erase({text::normalize_domain(name), type});
+  records_.erase({text::normalize_domain(name), static_cast<std::uint16_t>(type)});
 }
 
 std::string DnsZone::server() const { return server_.address().to_string(); }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/dns/resolver.h"
 #include "common/dns/test_server.h"
 
 namespace mailward::test_support {
@@ -28,12 +29,12 @@ class DnsZone {
   // its quoted character-strings kept as they are). False for a line it does not understand.
   bool add_line(const std::string& line);
   // Removes every record of `type` at `name`.
-  void remove(const std::string& name, std::uint16_t type);
+  void remove(const std::string& name, dns::RecordType type);
   // "127.0.0.1:PORT", for --dns-server.
   std::string server() const;
 
  private:
-  void add(const std::string& name, std::uint16_t type, dns::testing::Bytes rdata);
+  void add(const std::string& name, dns::RecordType type, dns::testing::Bytes rdata);
   std::vector<dns::testing::Bytes> answer(const dns::testing::Query& q);
 
   std::mutex mutex_;

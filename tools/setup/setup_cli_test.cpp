@@ -60,7 +60,7 @@ TEST_F(SetupCli, PrintedRecordsPassTheirOwnCheck) {
   while (std::getline(checked, line)) EXPECT_TRUE(line.starts_with("ok      ")) << line;
   EXPECT_NE(check.out.find("ok      DKIM    ed25519._domainkey.ex.example  matches "), std::string::npos) << check.out;
 
-  zone.remove("_dmarc.ex.example", 16);
+  zone.remove("_dmarc.ex.example", mailward::dns::RecordType::txt);
   check = run_command(kCli + args + " --check" + dns);
   EXPECT_EQ(check.status, 1) << check.out;
   EXPECT_NE(check.out.find("missing DMARC   _dmarc.ex.example  no v=DMARC1 record\n"), std::string::npos) << check.out;
