@@ -311,6 +311,7 @@ int take_recycled(const std::string& spool_dir, const std::string& tmp_path, con
   if (d == nullptr) return -1;
   int fd = -1;
   int looked = 0;
+  int set_aside = 0;
   while (dirent* ent = ::readdir(d)) {
     std::string_view entry = ent->d_name;
     if (entry.starts_with(".")) continue;
@@ -332,7 +333,11 @@ int take_recycled(const std::string& spool_dir, const std::string& tmp_path, con
       break;
     }
     if (candidate >= 0) ::close(candidate);
-    (void)::rename(tmp_path.c_str(), (spool_dir + "/tmp/.stale-" + name).c_str());
+    // A second refused file in the same call gets its own name: renaming onto the first would
+    // unlink it, which is what setting it aside avoids.
+    std::string stale = spool_dir + "/tmp/.stale-" + name;
+    if (++set_aside > 1) stale += "." + std::to_string(set_aside);
+    (void)::rename(tmp_path.c_str(), stale.c_str());
   }
   ::closedir(d);
   return fd;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -209,6 +210,43 @@ std::string read_all(const std::filesystem::path& p) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+TEST(NotifyEvent, TwoRefusedFilesInOneWriteAreBothSetAside) {
+  // Two files in free/ whose content carries another id than their name (the crash case without a
+  // journal and without fsck): both are refused and set aside in tmp/ under distinct names, each
+  // with its content untouched (renaming the second onto the first would unlink the first).
+  namespace fs = std::filesystem;
+  fs::path spool = fs::temp_directory_path() / ("mw-notify-stale2-" + std::to_string(::getpid()));
+  fs::remove_all(spool);
+  for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+  std::vector<std::string> contents;
+  for (const char* pair : {"aa", "cc"}) {
+    Event named = sample();
+    named.id = std::string(16, pair[0]) + std::string(16, pair[1]);
+    named.time_ms = 1764300000000;
+    Event inside = named;
+    inside.id = std::string(32, 'b');
+    inside.message = std::string("content of ") + pair;
+    contents.push_back(serialize(inside));
+    fs::path file = spool / "free" / event_file_name(named);
+    std::ofstream(file, std::ios::binary) << contents.back();
+    fs::permissions(file, fs::perms(0640));
+  }
+  Event e = sample();
+  WriteResult w = write_event(spool.string(), e);
+  ASSERT_TRUE(w.ok) << w.error;
+  std::vector<std::string> stale;
+  for (const auto& ent : fs::directory_iterator(spool / "tmp")) stale.push_back(ent.path().filename());
+  std::sort(stale.begin(), stale.end());
+  const std::string base = ".stale-" + event_file_name(e);
+  ASSERT_EQ(stale, (std::vector<std::string>{base, base + ".2"}));
+  std::vector<std::string> kept = {read_all(spool / "tmp" / stale[0]), read_all(spool / "tmp" / stale[1])};
+  std::sort(kept.begin(), kept.end());
+  std::sort(contents.begin(), contents.end());
+  EXPECT_EQ(kept, contents);
+  EXPECT_TRUE(fs::is_empty(spool / "free"));
+  fs::remove_all(spool);
 }
 
 TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
