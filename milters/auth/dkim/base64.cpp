@@ -129,7 +129,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
     // Fast path, at a quantum boundary: whole quanta of four alphabet characters (the bulk of any
     // b= or p= value, between the FWS of its folds).
 #if defined(MAILWARD_HAVE_AVX2_PATH)
-    if (avx2 && bits == 0 && padding == 0)
+    if (avx2 && bits == 0 && padding == 0 && i < n && kTable[u[i]] >= 0)  // (not on each FWS byte of a fold)
       while (i + 32 <= n && decode_block_avx2(u + i, w)) {
         w += 24;
         i += 32;

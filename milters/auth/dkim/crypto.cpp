@@ -31,7 +31,8 @@ const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<cons
 
 }  // namespace
 
-bool verify_digest_unchecked(const PublicKey& key, std::string_view digest, std::string_view signature);
+bool verify_digest_unchecked(KeyType type, EVP_PKEY* pkey, RsaVerifyPool* rsa_pool, std::string_view digest,
+                             std::string_view signature);
 
 void Digest::Free::operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
 
@@ -153,21 +154,27 @@ bool RsaVerifyPool::verify(std::string_view digest, std::string_view signature) 
 }
 
 bool verify_digest(const PublicKey& key, std::string_view digest, std::string_view signature) {
-  bool ok = verify_digest_unchecked(key, digest, signature);
+  return verify_digest(key.type, key.pkey.get(), key.rsa_pool.get(), digest, signature);
+}
+
+bool verify_digest(KeyType type, EVP_PKEY* pkey, RsaVerifyPool* rsa_pool, std::string_view digest,
+                   std::string_view signature) {
+  bool ok = verify_digest_unchecked(type, pkey, rsa_pool, digest, signature);
   if (!ok) ERR_clear_error();  // keep the thread's OpenSSL error queue clean for other users
   return ok;
 }
 
-bool verify_digest_unchecked(const PublicKey& key, std::string_view digest, std::string_view signature) {
-  if (!key.pkey) return false;
-  if (key.type == KeyType::ed25519) {
+bool verify_digest_unchecked(KeyType type, EVP_PKEY* pkey, RsaVerifyPool* rsa_pool, std::string_view digest,
+                             std::string_view signature) {
+  if (!pkey) return false;
+  if (type == KeyType::ed25519) {
     MdCtx ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key.pkey.get(), nullptr) != 1)
+    if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey, nullptr) != 1)
       return false;
     return EVP_DigestVerify(ctx.get(), bytes_of(signature), signature.size(), bytes_of(digest), digest.size()) == 1;
   }
-  if (key.rsa_pool) return key.rsa_pool->verify(digest, signature);
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr));
+  if (rsa_pool) return rsa_pool->verify(digest, signature);
+  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
   if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return false;
   if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md_for(Hash::sha256)) != 1) return false;

@@ -70,6 +70,10 @@ std::optional<PublicKey> load_public_key(KeyType type, std::string_view bytes, s
 
 // Checks `signature` over `digest` (SHA-256, 32 bytes).
 bool verify_digest(const PublicKey& key, std::string_view digest, std::string_view signature);
+// The same with the key's parts borrowed (no shared_ptr copies: the verifier's hot path); `rsa_pool`
+// may be null.
+bool verify_digest(KeyType type, EVP_PKEY* pkey, RsaVerifyPool* rsa_pool, std::string_view digest,
+                   std::string_view signature);
 
 // Signs a SHA-256 digest; empty on failure.
 std::string sign_digest(EVP_PKEY* key, KeyType type, std::string_view digest);

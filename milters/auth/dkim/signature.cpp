@@ -159,6 +159,14 @@ const Tag* TagList::find(std::string_view name) const noexcept {
 TagList parse_tag_list(std::string_view text) {
   TagList out;
   out.tags.reserve(16);  // a DKIM-Signature has about a dozen tags: one allocation
+  parse_tag_list_into(text, out);
+  return out;
+}
+
+void parse_tag_list_into(std::string_view text, TagList& out) {
+  out.error = TagListError::ok;
+  out.detail.clear();
+  out.tags.clear();
   std::uint64_t single_letter = 0;  // one-letter tag names seen so far
   std::size_t pos = 0;
   while (pos <= text.size()) {
@@ -171,7 +179,7 @@ TagList parse_tag_list(std::string_view text) {
       if (semi != std::string_view::npos) {
         out.error = TagListError::syntax;
         out.detail = "empty tag-spec";
-        return out;
+        return;
       }
       break;
     }
@@ -179,7 +187,7 @@ TagList parse_tag_list(std::string_view text) {
     if (eq == std::string_view::npos) {
       out.error = TagListError::syntax;
       out.detail = "tag without '='";
-      return out;
+      return;
     }
     std::string_view raw_name = spec.substr(0, eq);
     std::size_t nb = leading_fws(raw_name);
@@ -187,7 +195,7 @@ TagList parse_tag_list(std::string_view text) {
     if (!valid_tag_name(name)) {
       out.error = TagListError::syntax;
       out.detail = "invalid tag name";
-      return out;
+      return;
     }
     std::string_view raw_value = spec.substr(eq + 1);
     std::size_t vb = leading_fws(raw_value);
@@ -196,7 +204,7 @@ TagList parse_tag_list(std::string_view text) {
     if (!valid_tag_value(value)) {
       out.error = TagListError::syntax;
       out.detail = "invalid character in value of tag " + std::string(name);
-      return out;
+      return;
     }
     // Duplicates (RFC 6376 §3.2: the entire tag-list is invalid). One-letter names (most of them)
     // are checked in a bit set, one bit per letter (names are case-sensitive); others by search.
@@ -212,7 +220,7 @@ TagList parse_tag_list(std::string_view text) {
     if (duplicate) {
       out.error = TagListError::duplicate;
       out.detail = "duplicate tag " + std::string(name);
-      return out;
+      return;
     }
     Tag tag;
     tag.name = name;
@@ -223,7 +231,6 @@ TagList parse_tag_list(std::string_view text) {
     if (semi == std::string_view::npos) break;
     pos = semi + 1;
   }
-  return out;
 }
 
 std::string strip_fws(std::string_view value) {
@@ -268,14 +275,17 @@ std::string_view to_string(SignatureError e) noexcept {
   return "unknown";
 }
 
-SignatureParse parse_signature(std::string_view value) {
-  SignatureParse r;
+namespace {
+
+// The body of parse_signature(), filling `r` in place (the wrapper returns it by NRVO: no copy or
+// move of the result per message).
+void parse_signature_into(std::string_view value, SignatureParse& r) {
   auto fail = [&r](SignatureError e, std::string detail) {
     r.error = e;
     r.detail = std::move(detail);
-    return r;
   };
-  TagList tl = parse_tag_list(value);
+  thread_local TagList tl;  // its tag vector is reused by every call on this thread
+  parse_tag_list_into(value, tl);
   // One pass over the tags instead of a search per name (a valid list has no duplicates).
   SigTags tags;
   if (tl.error == TagListError::ok) tags = index_tags(tl);
@@ -405,6 +415,13 @@ SignatureParse parse_signature(std::string_view value) {
   // §3.5 x=: "MUST be greater than the value of the t= tag if both are present".
   if (s.timestamp && s.expiration && *s.expiration <= *s.timestamp)
     return fail(SignatureError::bad_timestamps, "x= is not later than t=");
+}
+
+}  // namespace
+
+SignatureParse parse_signature(std::string_view value) {
+  SignatureParse r;
+  parse_signature_into(value, r);
   return r;
 }
 

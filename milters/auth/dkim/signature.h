@@ -33,6 +33,9 @@ struct TagList {
 
 // RFC 6376 §3.2. The views in the result point into `text`.
 TagList parse_tag_list(std::string_view text);
+// The same into `out` (cleared first), reusing its tag vector's storage: parse_signature() keeps
+// one per thread, so parsing allocates nothing per message.
+void parse_tag_list_into(std::string_view text, TagList& out);
 
 // Removes FWS (space, tab, CR, LF) from a tag value: the form of b=, bh=, h= lists, p=.
 std::string strip_fws(std::string_view value);

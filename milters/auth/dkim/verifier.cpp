@@ -51,6 +51,15 @@ struct Pending {
   std::size_t body = 0;        // index into bodies
 };
 
+// Header field names compared case-insensitively (RFC 5322 §1.2.2), inline: the names are short
+// and most pairs differ in length already.
+__attribute__((always_inline)) inline bool same_name(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (text::ascii_lower(a[i]) != text::ascii_lower(b[i])) return false;
+  return true;
+}
+
 }  // namespace
 
 struct Verifier::Impl {
@@ -100,8 +109,9 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
 
   unsigned seen = 0;
   for (const mail::HeaderField& field : headers) {
-    if (field.name.size() != 14 || !text::iequals(field.name, "DKIM-Signature")) continue;
-    Pending p;
+    if (!same_name(field.name, "DKIM-Signature")) continue;
+    // Built in place (no move of the whole record); `p` is not used after this iteration.
+    Pending& p = m.sigs.emplace_back();
     SignatureResult& r = p.result;
     SignatureParse parsed = parse_signature(field.value);
     r.domain = parsed.domain;
@@ -115,18 +125,15 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     r.status = Status::permerror;
     if (++seen > m.options.max_signatures) {
       r.reason = "too many signatures (more than " + std::to_string(m.options.max_signatures) + ")";
-      m.sigs.push_back(std::move(p));
       continue;
     }
     if (!parsed.ok()) {
       r.reason = parsed.detail;
-      m.sigs.push_back(std::move(p));
       continue;
     }
     Signature& s = parsed.signature;
     if (s.algorithm == Algorithm::rsa_sha1) {  // RFC 8301 §3.1: MUST NOT be considered valid
       r.reason = "rsa-sha1 not accepted (RFC 8301)";
-      m.sigs.push_back(std::move(p));
       continue;
     }
     if (m.options.now > 0) {
@@ -134,12 +141,10 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
       // for clock_skew.
       if (s.expiration && m.options.now > *s.expiration + m.options.clock_skew) {
         r.reason = "signature expired";
-        m.sigs.push_back(std::move(p));
         continue;
       }
       if (s.timestamp && *s.timestamp > m.options.now + m.options.clock_skew) {
         r.reason = "signature timestamp in the future";
-        m.sigs.push_back(std::move(p));
         continue;
       }
     }
@@ -156,7 +161,7 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     for (const std::string& h : s.signed_headers) {
       for (std::size_t k = headers.size(); k-- > 0;) {
         // (length first: most names differ in length, and iequals is an out-of-line call)
-        if (taken[k] != 0 || headers[k].name.size() != h.size() || !text::iequals(headers[k].name, h)) continue;
+        if (taken[k] != 0 || !same_name(headers[k].name, h)) continue;
         taken[k] = 1;
         append_canonical_header(data, s.header_canon, headers[k].name, headers[k].value);
         data.append("\r\n");
@@ -170,7 +175,6 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     p.body = m.body_index(s.body_canon, s.body_length);
     p.sig = std::move(s);
     p.open = true;
-    m.sigs.push_back(std::move(p));
   }
 }
 
@@ -196,12 +200,15 @@ std::vector<SignatureResult> Verifier::finish() {
   }
   for (auto& b : m.bodies) b->value = b->digest.final();
 
+  out.reserve(m.sigs.size());
+  thread_local std::string key_name;  // "selector._domainkey.domain" (§3.6.2.1), built without allocating
   for (Pending& p : m.sigs) {
     SignatureResult& r = p.result;
     if (p.open) {
       const Signature& s = p.sig;
       const BodyHash& body = *m.bodies[p.body];
-      std::shared_ptr<const CachedKey> key = m.cache.get(m.resolver, s.selector + "._domainkey." + s.domain, m.options.now);
+      key_name.assign(s.selector).append("._domainkey.").append(s.domain);
+      std::shared_ptr<const CachedKey> key = m.cache.get(m.resolver, key_name, m.options.now);
       auto decide = [&r](Status st, std::string reason) {
         r.status = st;
         r.reason = std::move(reason);
@@ -229,7 +236,7 @@ std::vector<SignatureResult> Verifier::finish() {
           decide(Status::fail, "l= exceeds body length");
         } else if (body.value != s.body_hash) {
           decide(Status::fail, "body hash mismatch");
-        } else if (!crypto::verify_digest(crypto::PublicKey{rec.type, key->pkey, key->bits, key->rsa_pool}, p.header_digest, s.signature)) {
+        } else if (!crypto::verify_digest(rec.type, key->pkey.get(), key->rsa_pool.get(), p.header_digest, s.signature)) {
           decide(Status::fail, "signature verification failed");
         } else {
           decide(Status::pass, "");
