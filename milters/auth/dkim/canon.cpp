@@ -27,8 +27,11 @@ bool is_wsp_or_cr(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; 
 // The SSE2 path stores 16 bytes at a time and may write up to 16 bytes beyond the copy: callers
 // leave that much slack in the output buffer.
 // With kHeader, LF is special too (header values are unfolded: every CR and LF goes).
+// `begin` (optional) is where the readable bytes before `p` start: when the 16 bytes before `end`
+// are readable, the last part (under 17 bytes) is classified in one 16-byte window ending at `end`
+// instead of byte by byte.
 template <bool kHeader>
-const char* copy_relaxed_run(const char* p, const char* end, char*& w) noexcept {
+const char* copy_relaxed_run(const char* p, const char* end, char*& w, const char* begin = nullptr) noexcept {
 #if defined(__SSE2__)
   const __m128i sp = _mm_set1_epi8(' ');
   const __m128i tab = _mm_set1_epi8('\t');
@@ -52,6 +55,22 @@ const char* copy_relaxed_run(const char* p, const char* end, char*& w) noexcept 
     p += 16;
     w += 16;
   }
+  if (begin != nullptr && p < end && end - begin >= 16) {
+    const char* base = end - 16;  // p - base is in [0, 15]: fewer than 17 bytes are left
+    const auto skip = static_cast<unsigned>(p - base);
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base));
+    // The byte after each one; after the last comes the end, which makes a SP there special.
+    const __m128i next = _mm_or_si128(_mm_srli_si128(x, 1), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ' '));
+    const __m128i next_ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, sp), _mm_cmpeq_epi8(next, tab)),
+                                         _mm_or_si128(_mm_cmpeq_epi8(next, cr), _mm_cmpeq_epi8(next, cr2)));
+    const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr2)),
+                                         _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_and_si128(_mm_cmpeq_epi8(x, sp), next_ws)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special)) >> skip;
+    const unsigned n = mask != 0 ? static_cast<unsigned>(__builtin_ctz(mask)) : 16U - skip;
+    std::memcpy(w, p, n);
+    w += n;
+    return p + n;
+  }
 #endif
   for (; p < end; ++p) {
     char c = *p;
@@ -73,39 +92,49 @@ std::optional<Canon> parse_canon(std::string_view word) noexcept {
 }
 
 void append_canonical_header(std::string& out, Canon canon, std::string_view name, std::string_view value) {
+  const std::size_t old = out.size();
+  out.resize(old + canonical_header_room(name, value));
+  char* w = write_canonical_header(out.data() + old, canon, name, value);
+  out.resize(static_cast<std::size_t>(w - out.data()));
+}
+
+char* write_canonical_header(char* w, Canon canon, std::string_view name, std::string_view value,
+                             std::string_view value2) noexcept {
   if (canon == Canon::simple) {  // RFC 6376 §3.4.1: no change at all
-    out.append(name);
-    out.push_back(':');
-    out.append(value);
-    return;
+    std::memcpy(w, name.data(), name.size());
+    w += name.size();
+    *w++ = ':';
+    if (!value.empty()) std::memcpy(w, value.data(), value.size());
+    w += value.size();
+    if (!value2.empty()) std::memcpy(w, value2.data(), value2.size());
+    return w + value2.size();
   }
   // RFC 6376 §3.4.2: lowercase the name; unfold; WSP runs -> one SP; no WSP at the end of the
-  // value nor around the colon. Written through a pointer into pre-sized storage (hot path).
+  // value nor around the colon. The two value pieces share one state (a WSP run may span them).
   std::string_view n = name;
   while (!n.empty() && text::is_space_or_tab(n.back())) n.remove_suffix(1);
-  std::size_t old = out.size();
-  out.resize(old + n.size() + 1 + value.size() + 16);  // +16: slack for copy_relaxed_run
-  char* w = out.data() + old;
   for (char c : n) *w++ = text::ascii_lower(c);
   *w++ = ':';
   bool space = false;
   bool started = false;
-  const char* p = value.data();
-  const char* const end = p + value.size();
-  while (p < end) {
-    char c = *p++;
-    if (c == '\r' || c == '\n') continue;  // unfold: CRLF removed, the WSP after it stays
-    if (c == ' ' || c == '\t') {
-      space = true;
-      continue;
+  for (std::string_view piece : {value, value2}) {
+    const char* p = piece.data();
+    const char* const end = p + piece.size();
+    while (p < end) {
+      char c = *p++;
+      if (c == '\r' || c == '\n') continue;  // unfold: CRLF removed, the WSP after it stays
+      if (c == ' ' || c == '\t') {
+        space = true;
+        continue;
+      }
+      if (space && started) *w++ = ' ';
+      space = false;
+      started = true;
+      *w++ = c;
+      p = copy_relaxed_run<true>(p, end, w, piece.data());  // bytes that stay as they are
     }
-    if (space && started) *w++ = ' ';
-    space = false;
-    started = true;
-    *w++ = c;
-    p = copy_relaxed_run<true>(p, end, w);  // bytes that stay as they are
   }
-  out.resize(static_cast<std::size_t>(w - out.data()));
+  return w;
 }
 
 namespace {

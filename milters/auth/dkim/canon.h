@@ -37,6 +37,17 @@ std::optional<Canon> parse_canon(std::string_view word) noexcept;
 // Appends "name:value" canonicalised; `value` is the exact bytes after the colon (CRLF in folds).
 void append_canonical_header(std::string& out, Canon canon, std::string_view name, std::string_view value);
 
+// The same written at `w`, which must have room for canonical_header_room() bytes (more than is
+// written: slack for 16-byte stores); returns the end of what was written. The value is `value`
+// followed by `value2`, canonicalised as one string (the verifier passes the DKIM-Signature value
+// before and after its b= value, RFC 6376 §3.7, without joining them first).
+constexpr std::size_t canonical_header_room(std::string_view name, std::string_view value,
+                                            std::string_view value2 = {}) noexcept {
+  return name.size() + 1 + value.size() + value2.size() + 16;
+}
+char* write_canonical_header(char* w, Canon canon, std::string_view name, std::string_view value,
+                             std::string_view value2 = {}) noexcept;
+
 // Receives canonical body bytes in order (the concatenation is the canonical body). A view passed
 // to write() is valid only during that call.
 class CanonSink {

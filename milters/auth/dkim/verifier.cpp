@@ -153,25 +153,33 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     // Per-thread scratch buffers: after the first message no allocation here (hot path). They hold
     // nothing between calls.
     thread_local std::string data;
-    thread_local std::string unsigned_value;
     thread_local std::vector<std::uint8_t> taken;
-    data.clear();
+    thread_local std::vector<std::size_t> picked;  // indices of the fields hashed, in hash order
     // Instances of a name are taken bottom-up, each once (§5.4.2): `taken` marks used fields.
     taken.assign(headers.size(), 0);
+    picked.clear();
+    const std::string_view sig_before_b = std::string_view(field.value).substr(0, parsed.b_begin);  // b= emptied (§3.7)
+    const std::string_view sig_after_b = std::string_view(field.value).substr(parsed.b_end);
+    std::size_t room = canonical_header_room(field.name, sig_before_b, sig_after_b);
     for (const std::string& h : s.signed_headers) {
       for (std::size_t k = headers.size(); k-- > 0;) {
-        // (length first: most names differ in length, and iequals is an out-of-line call)
         if (taken[k] != 0 || !same_name(headers[k].name, h)) continue;
         taken[k] = 1;
-        append_canonical_header(data, s.header_canon, headers[k].name, headers[k].value);
-        data.append("\r\n");
+        picked.push_back(k);
+        room += canonical_header_room(headers[k].name, headers[k].value) + 2;
         break;
       }
     }
-    unsigned_value.assign(field.value, 0, parsed.b_begin);  // b= emptied (§3.7)
-    unsigned_value.append(field.value, parsed.b_end);
-    append_canonical_header(data, s.header_canon, field.name, unsigned_value);
-    p.header_digest = crypto::sha256(data);
+    // One buffer sized once for the whole header block, hashed in one call.
+    data.resize(room);
+    char* w = data.data();
+    for (std::size_t k : picked) {
+      w = write_canonical_header(w, s.header_canon, headers[k].name, headers[k].value);
+      *w++ = '\r';
+      *w++ = '\n';
+    }
+    w = write_canonical_header(w, s.header_canon, field.name, sig_before_b, sig_after_b);
+    p.header_digest = crypto::sha256(std::string_view(data.data(), static_cast<std::size_t>(w - data.data())));
     p.body = m.body_index(s.body_canon, s.body_length);
     p.sig = std::move(s);
     p.open = true;
