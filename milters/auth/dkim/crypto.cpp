@@ -5,7 +5,10 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
+
+#include <new>
 
 namespace mailward::dkim::crypto {
 namespace {
@@ -61,6 +64,23 @@ std::string sha256(std::string_view data) {
     return {};
   return std::string(reinterpret_cast<const char*>(out), n);
 }
+
+static_assert(sizeof(SHA256_CTX) <= sizeof(unsigned char[112]) && alignof(SHA256_CTX) <= 8);
+
+// The low-level SHA256_* functions are deprecated in OpenSSL 3.0 (see crypto.h for why they are
+// used): their warnings are silenced for these three calls only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+Sha256::Sha256() noexcept { SHA256_Init(new (ctx_) SHA256_CTX); }
+
+void Sha256::update(std::string_view data) noexcept {
+  if (!data.empty()) SHA256_Update(std::launder(reinterpret_cast<SHA256_CTX*>(ctx_)), data.data(), data.size());
+}
+
+void Sha256::final(unsigned char (&out)[kSize]) noexcept {
+  SHA256_Final(out, std::launder(reinterpret_cast<SHA256_CTX*>(ctx_)));
+}
+#pragma GCC diagnostic pop
 
 std::shared_ptr<EVP_PKEY> adopt(EVP_PKEY* key) { return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free); }
 

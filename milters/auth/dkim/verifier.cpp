@@ -34,12 +34,19 @@ std::string_view to_string(Status s) noexcept {
 
 namespace {
 
+// Every hash here is SHA-256: rsa-sha1 signatures are refused before any hashing (RFC 8301 §3.1).
+using Sha256Value = unsigned char[crypto::Sha256::kSize];
+
+std::string_view view_of(const Sha256Value& v) noexcept {
+  return {reinterpret_cast<const char*>(v), crypto::Sha256::kSize};
+}
+
 struct BodyHash {
   Canon canon;
   std::optional<std::uint64_t> limit;
   BodyLimiter limiter;
-  crypto::Digest digest{crypto::Hash::sha256};
-  std::string value;  // filled at finish
+  crypto::Sha256 digest;
+  Sha256Value value{};  // filled at finish
   BodyHash(Canon c, std::optional<std::uint64_t> l) : canon(c), limit(l), limiter(l) {}
 };
 
@@ -47,7 +54,7 @@ struct Pending {
   SignatureResult result;
   bool open = false;           // still to be decided by finish()
   Signature sig;
-  std::string header_digest;
+  Sha256Value header_digest{};
   std::size_t body = 0;        // index into bodies
 };
 
@@ -179,7 +186,9 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
       *w++ = '\n';
     }
     w = write_canonical_header(w, s.header_canon, field.name, sig_before_b, sig_after_b);
-    p.header_digest = crypto::sha256(std::string_view(data.data(), static_cast<std::size_t>(w - data.data())));
+    crypto::Sha256 header_hash;
+    header_hash.update(std::string_view(data.data(), static_cast<std::size_t>(w - data.data())));
+    header_hash.final(p.header_digest);
     p.body = m.body_index(s.body_canon, s.body_length);
     p.sig = std::move(s);
     p.open = true;
@@ -206,7 +215,7 @@ std::vector<SignatureResult> Verifier::finish() {
     Impl::FeedSink sink(m, ci);
     m.canonicalizers[ci]->finish(sink);
   }
-  for (auto& b : m.bodies) b->value = b->digest.final();
+  for (auto& b : m.bodies) b->digest.final(b->value);
 
   out.reserve(m.sigs.size());
   thread_local std::string key_name;  // "selector._domainkey.domain" (§3.6.2.1), built without allocating
@@ -242,9 +251,9 @@ std::vector<SignatureResult> Verifier::finish() {
           // §3.5 l=: we interpret an l= longer than the canonical body as a body that was
           // truncated after signing: the body hash cannot match what was signed.
           decide(Status::fail, "l= exceeds body length");
-        } else if (body.value != s.body_hash) {
+        } else if (view_of(body.value) != s.body_hash) {
           decide(Status::fail, "body hash mismatch");
-        } else if (!crypto::verify_digest(rec.type, key->pkey.get(), key->rsa_pool.get(), p.header_digest, s.signature)) {
+        } else if (!crypto::verify_digest(rec.type, key->pkey.get(), key->rsa_pool.get(), view_of(p.header_digest), s.signature)) {
           decide(Status::fail, "signature verification failed");
         } else {
           decide(Status::pass, "");
