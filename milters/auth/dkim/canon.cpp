@@ -86,10 +86,44 @@ const char* copy_relaxed_run(const char* p, const char* end, char*& w, const cha
 std::string_view to_string(Canon c) noexcept { return c == Canon::simple ? "simple" : "relaxed"; }
 
 std::optional<Canon> parse_canon(std::string_view word) noexcept {
-  if (text::iequals(word, "simple")) return Canon::simple;
-  if (text::iequals(word, "relaxed")) return Canon::relaxed;
+  // (lengths first: iequals is an out-of-line call)
+  if (word.size() == 6 && text::iequals(word, "simple")) return Canon::simple;
+  if (word.size() == 7 && text::iequals(word, "relaxed")) return Canon::relaxed;
   return std::nullopt;
 }
+
+namespace {
+
+// ASCII lowercase of 8 bytes at once (bytes >= 0x80 unchanged): a byte gets 0x20 added iff it is
+// in 'A'..'Z'.
+inline std::uint64_t lower8(std::uint64_t x) noexcept {
+  constexpr std::uint64_t k7f = 0x7F7F7F7F7F7F7F7FULL, k80 = 0x8080808080808080ULL, k01 = 0x0101010101010101ULL;
+  const std::uint64_t low7 = x & k7f;
+  const std::uint64_t ge_a = low7 + k01 * (0x80 - 'A');  // bit 7 set where low7 >= 'A'
+  const std::uint64_t gt_z = low7 + k01 * (0x7F - 'Z');  // bit 7 set where low7 > 'Z'
+  const std::uint64_t upper = ge_a & ~gt_z & ~x & k80;   // and the byte itself is ASCII
+  return x | (upper >> 2);
+}
+
+// Writes `n` lowercased; names of 8 bytes or more go 8 at a time (the last word overlaps).
+inline char* write_lower(char* w, std::string_view n) noexcept {
+  if (n.size() < 8) {
+    for (char c : n) *w++ = text::ascii_lower(c);
+    return w;
+  }
+  std::uint64_t x;
+  for (std::size_t i = 0; i + 8 <= n.size(); i += 8) {
+    std::memcpy(&x, n.data() + i, 8);
+    x = lower8(x);
+    std::memcpy(w + i, &x, 8);
+  }
+  std::memcpy(&x, n.data() + n.size() - 8, 8);
+  x = lower8(x);
+  std::memcpy(w + n.size() - 8, &x, 8);
+  return w + n.size();
+}
+
+}  // namespace
 
 void append_canonical_header(std::string& out, Canon canon, std::string_view name, std::string_view value) {
   const std::size_t old = out.size();
@@ -113,7 +147,7 @@ char* write_canonical_header(char* w, Canon canon, std::string_view name, std::s
   // value nor around the colon. The two value pieces share one state (a WSP run may span them).
   std::string_view n = name;
   while (!n.empty() && text::is_space_or_tab(n.back())) n.remove_suffix(1);
-  for (char c : n) *w++ = text::ascii_lower(c);
+  w = write_lower(w, n);
   *w++ = ':';
   bool space = false;
   bool started = false;

@@ -64,6 +64,12 @@ bool valid_tag_value(std::string_view v) noexcept {
   return bad == 0;
 }
 
+bool has_fws(std::string_view s) noexcept {
+  bool any = false;
+  for (char c : s) any |= is_fws_char(c);
+  return any;
+}
+
 std::size_t leading_fws(std::string_view s) noexcept {
   std::size_t i = 0;
   while (i < s.size() && is_fws_char(s[i])) ++i;
@@ -304,7 +310,7 @@ void parse_signature_into(std::string_view value, SignatureParse& r) {
     if (const Tag* t = tags.d) r.domain = text::normalize_domain(t->value);
     if (const Tag* t = tags.s) r.selector = std::string(t->value);
     if (const Tag* t = tags.i) r.identity = std::string(t->value);
-    if (const Tag* t = tags.a) r.algorithm = text::to_lower(strip_fws(t->value));
+    if (const Tag* t = tags.a) r.algorithm = text::to_lower(has_fws(t->value) ? strip_fws(t->value) : std::string(t->value));
     if (const Tag* t = tags.b) {
       for (char c : t->value) {  // (b= is decoded below straight from the value, FWS skipped)
         if (r.b_prefix.size() == 8) break;
@@ -333,12 +339,14 @@ void parse_signature_into(std::string_view value, SignatureParse& r) {
   else return fail(SignatureError::unsupported_algorithm, "unsupported algorithm " + s.algorithm_text);
 
   if (const Tag* c = tags.c) {
-    std::string cv = strip_fws(c->value);
+    std::string stripped;  // only when the value has FWS inside (rare)
+    const std::string_view cv = has_fws(c->value) ? std::string_view(stripped = strip_fws(c->value)) : c->value;
     std::size_t slash = cv.find('/');
-    auto hc = parse_canon(std::string_view(cv).substr(0, slash));
+    auto hc = parse_canon(cv.substr(0, slash));
     std::optional<Canon> bc = Canon::simple;  // §3.5 c=: body defaults to simple
-    if (slash != std::string::npos) bc = parse_canon(std::string_view(cv).substr(slash + 1));
-    if (!hc || !bc) return fail(SignatureError::unsupported_canonicalization, "unsupported canonicalization " + cv);
+    if (slash != std::string::npos) bc = parse_canon(cv.substr(slash + 1));
+    if (!hc || !bc)
+      return fail(SignatureError::unsupported_canonicalization, "unsupported canonicalization " + std::string(cv));
     s.header_canon = *hc;
     s.body_canon = *bc;
   }

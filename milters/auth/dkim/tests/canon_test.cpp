@@ -153,6 +153,26 @@ TEST(DkimCanon, RandomHeaderValuesMatchReference) {
   EXPECT_GT(checked, 100000);
 }
 
+// Relaxed header names of every length up to 40 made of every byte value (8-byte lowercasing with
+// an overlapping last word), against the reference.
+TEST(DkimCanon, HeaderNamesOfAnyBytesLowercased) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3000; ++round) {
+    std::string name(static_cast<std::size_t>(round % 41), 'x');
+    for (char& c : name) c = static_cast<char>(rng() % 256);
+    if (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.back() = 'Q';
+    std::string got;
+    append_canonical_header(got, Canon::relaxed, name, " v");
+    ASSERT_EQ(got, testing::reference_header(Canon::relaxed, name, " v")) << "round " << round;
+  }
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  all.back() = 'Z';
+  std::string got;
+  append_canonical_header(got, Canon::relaxed, all, "");
+  EXPECT_EQ(got, testing::reference_header(Canon::relaxed, all, ""));
+}
+
 // Whitespace-dense bodies (the 64-byte block compaction of WSP runs): lines of words separated by
 // SP/TAB runs, some runs before CRLF, some lines empty or starting with WSP, a few lone CR/LF, and
 // up to 5 trailing empty or blank lines; fed
