@@ -530,10 +530,48 @@ std::string_view BodyCanonicalizer::finish() {
 // whenever the output departs from the input, [run, p) is emitted first, then the rewritten
 // bytes, and `run` moves on. Trailing empty lines are counted (empty_lines_), not emitted, until
 // a later data byte proves they are not trailing.
+namespace {
+
+// One staging buffer per thread, shared by the thread's BodyCanonicalizers: update() empties it
+// before it returns, so nothing stays in it between calls, and a message costs no 2 KB heap
+// allocation. A call made while another is using it (a sink that feeds another canonicaliser)
+// gets its object's own heap buffer instead.
+struct ThreadStage {
+  char buf[kStageSize];
+  bool busy = false;
+};
+thread_local ThreadStage t_stage;
+
+class StageLease {
+ public:
+  explicit StageLease(std::unique_ptr<char[]>& own) noexcept {
+    if (!t_stage.busy) {
+      t_stage.busy = true;
+      leased_ = true;
+      buf_ = t_stage.buf;
+      return;
+    }
+    if (!own) own.reset(new char[kStageSize]);
+    buf_ = own.get();
+  }
+  ~StageLease() {
+    if (leased_) t_stage.busy = false;
+  }
+  StageLease(const StageLease&) = delete;
+  StageLease& operator=(const StageLease&) = delete;
+  char* get() const noexcept { return buf_; }
+
+ private:
+  char* buf_ = nullptr;
+  bool leased_ = false;
+};
+
+}  // namespace
+
 void BodyCanonicalizer::update(std::string_view chunk, CanonSink& sink) {
   if (finished_ || chunk.empty()) return;
-  if (!stage_) stage_.reset(new char[kStageSize]);
-  Emitter e(sink, stage_.get(), kStageSize);
+  const StageLease stage(stage_);
+  Emitter e(sink, stage.get(), kStageSize);
   const char* p = chunk.data();
   const char* const end = p + chunk.size();
   const char* run = p;

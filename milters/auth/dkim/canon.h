@@ -79,7 +79,7 @@ class BodyCanonicalizer {
   std::uint64_t empty_lines_ = 0;  // empty lines held back
   std::uint64_t emitted_ = 0;
   std::string out_;                 // output of the view-returning overloads
-  std::unique_ptr<char[]> stage_;   // staging buffer of the sink overloads (kStageSize bytes)
+  std::unique_ptr<char[]> stage_;   // staging buffer of the sink overloads when the thread's is in use
 };
 
 // Applies a body length limit (RFC 6376 §3.5 l=): take() returns the part of each canonical chunk

@@ -153,6 +153,34 @@ TEST(DkimCanon, RandomHeaderValuesMatchReference) {
   EXPECT_GT(checked, 100000);
 }
 
+// A sink that feeds another canonicaliser on the same thread while the outer one flushes its
+// staging buffer: the thread's shared buffer is in use then, and the inner one (reading its input
+// from that buffer) must stage elsewhere. The outer one is "simple" over short lines and empty
+// lines (all of it goes through its staging buffer), the inner one "relaxed" over dense WSP
+// (compacted through a staging buffer).
+TEST(DkimCanon, SinkFeedingAnotherCanonicalizer) {
+  struct Collect final : CanonSink {
+    std::string out;
+    void write(std::string_view canonical) override { out.append(canonical); }
+  };
+  struct Chain final : CanonSink {
+    BodyCanonicalizer inner{Canon::relaxed};
+    Collect collected;
+    void write(std::string_view canonical) override { inner.update(canonical, collected); }
+  };
+  std::string body;
+  for (int i = 0; i < 300; ++i)
+    body += "w  x \t y\t\tz  q  r \t s  t  u  v  w  x  y  z  a  b  c  d  e  f  g " + std::to_string(i) + "\r\n\r\n";
+  BodyCanonicalizer outer(Canon::simple);
+  Chain chain;
+  for (std::size_t pos = 0; pos < body.size(); pos += 1000) outer.update(std::string_view(body).substr(pos, 1000), chain);
+  outer.finish(chain);
+  chain.inner.finish(chain.collected);
+  const std::string simple = testing::reference_body(Canon::simple, body);
+  ASSERT_GT(simple.size(), 4096u);  // more than two staging buffers
+  EXPECT_EQ(chain.collected.out, testing::reference_body(Canon::relaxed, simple));
+}
+
 // Relaxed header names of every length up to 40 made of every byte value (8-byte lowercasing with
 // an overlapping last word), against the reference.
 TEST(DkimCanon, HeaderNamesOfAnyBytesLowercased) {
