@@ -371,7 +371,13 @@ void parse_signature_into(std::string_view value, SignatureParse& r) {
   const std::string_view list = tags.h->value;
   // One pass collects the names as views (up to 64 on the stack; the vector grows past that), then
   // the strings are made with one allocation for the vector.
-  std::array<std::string_view, 64> names;
+  // (a trivially constructible element type: the 64 slots are not zeroed per message)
+  struct NameRef {
+    const char* data;
+    std::size_t size;
+    operator std::string_view() const noexcept { return {data, size}; }
+  };
+  std::array<NameRef, 64> names;
   std::size_t count = 0;
   for (std::size_t start = 0;;) {
     std::size_t colon = list.find(':', start);
@@ -380,16 +386,20 @@ void parse_signature_into(std::string_view value, SignatureParse& r) {
     h.remove_suffix(trailing_fws(h));
     if (h.empty()) return fail(SignatureError::syntax, "empty header name in h=");
     if (count < names.size()) {
-      names[count] = h;
+      names[count] = NameRef{h.data(), h.size()};
     } else {
-      if (count == names.size()) s.signed_headers.assign(names.begin(), names.end());
+      if (count == names.size())
+        for (const NameRef& n : names) s.signed_headers.emplace_back(n.data, n.size);
       s.signed_headers.emplace_back(h);
     }
     ++count;
     if (colon == std::string_view::npos) break;
     start = colon + 1;
   }
-  if (count <= names.size()) s.signed_headers.assign(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count));
+  if (count <= names.size()) {
+    s.signed_headers.reserve(count);
+    for (std::size_t k = 0; k < count; ++k) s.signed_headers.emplace_back(names[k].data, names[k].size);
+  }
   bool from = false;
   for (const std::string& h : s.signed_headers) from = from || text::iequals(h, "from");
   if (!from) return fail(SignatureError::from_not_signed, "h= does not include From");  // §5.4
