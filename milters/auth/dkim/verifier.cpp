@@ -11,6 +11,10 @@
 #include <tuple>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/util/text.h"
 #include "milters/auth/dkim/canon.h"
 #include "milters/auth/dkim/crypto.h"
@@ -51,6 +55,9 @@ struct BodyHash {
 };
 
 struct Pending {
+  // User-provided: emplace_back() then runs the member initialisers only, without first zeroing
+  // the whole record (a 570-byte `rep stos` per signature).
+  Pending() {}  // NOLINT(modernize-use-equals-default)
   SignatureResult result;
   bool open = false;           // still to be decided by finish()
   Signature sig;
@@ -65,6 +72,41 @@ __attribute__((always_inline)) inline bool same_name(std::string_view a, std::st
   for (std::size_t i = 0; i < a.size(); ++i)
     if (text::ascii_lower(a[i]) != text::ascii_lower(b[i])) return false;
   return true;
+}
+
+// Length and lowercased first byte of a field name in one word; never 0 for a non-empty name
+// shorter than 2^24 bytes (0 marks a field already taken, or padding).
+std::uint32_t name_key(std::string_view name) noexcept {
+  if (name.empty() || name.size() >= (std::size_t{1} << 24)) return 0;
+  return static_cast<std::uint32_t>(name.size()) << 8 | static_cast<unsigned char>(text::ascii_lower(name[0]));
+}
+
+// The bottom-most field k < n with keys[k] == key whose name is `name` (case-insensitive), or n.
+// `keys` holds one name_key per field, padded with zeros to a multiple of 4. The prefilter
+// compares 4 keys at a time: few instructions and few data-dependent branches (a scalar scan
+// mispredicts on most fields, as the names met bottom-up are as good as random).
+std::size_t find_field(const std::uint32_t* keys, std::size_t n, std::uint32_t key,
+                       const std::vector<mail::HeaderField>& headers, std::string_view name) noexcept {
+  if (key == 0) return n;
+  const std::size_t padded = (n + 3) & ~std::size_t{3};
+#if defined(__SSE2__)
+  const __m128i want = _mm_set1_epi32(static_cast<int>(key));
+  for (std::size_t base = padded; base > 0;) {
+    base -= 4;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + base));
+    auto m = static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, want))));
+    while (m != 0) {
+      const unsigned j = 31U - static_cast<unsigned>(__builtin_clz(m));  // the highest: bottom-most
+      const std::size_t k = base + j;
+      if (same_name(headers[k].name, name)) return k;
+      m &= ~(1U << j);
+    }
+  }
+#else
+  for (std::size_t k = padded; k-- > 0;)
+    if (keys[k] == key && same_name(headers[k].name, name)) return k;
+#endif
+  return n;
 }
 
 }  // namespace
@@ -160,22 +202,22 @@ void Verifier::set_headers(const std::vector<mail::HeaderField>& headers) {
     // Per-thread scratch buffers: after the first message no allocation here (hot path). They hold
     // nothing between calls.
     thread_local std::string data;
-    thread_local std::vector<std::uint8_t> taken;
+    thread_local std::vector<std::uint32_t> keys;
     thread_local std::vector<std::size_t> picked;  // indices of the fields hashed, in hash order
-    // Instances of a name are taken bottom-up, each once (§5.4.2): `taken` marks used fields.
-    taken.assign(headers.size(), 0);
+    // Instances of a name are taken bottom-up, each once (§5.4.2): a taken field's key becomes 0.
+    const std::size_t nfields = headers.size();
+    keys.assign((nfields + 3) & ~std::size_t{3}, 0);
+    for (std::size_t k = 0; k < nfields; ++k) keys[k] = name_key(headers[k].name);
     picked.clear();
     const std::string_view sig_before_b = std::string_view(field.value).substr(0, parsed.b_begin);  // b= emptied (§3.7)
     const std::string_view sig_after_b = std::string_view(field.value).substr(parsed.b_end);
     std::size_t room = canonical_header_room(field.name, sig_before_b, sig_after_b);
     for (const std::string& h : s.signed_headers) {
-      for (std::size_t k = headers.size(); k-- > 0;) {
-        if (taken[k] != 0 || !same_name(headers[k].name, h)) continue;
-        taken[k] = 1;
-        picked.push_back(k);
-        room += canonical_header_room(headers[k].name, headers[k].value) + 2;
-        break;
-      }
+      const std::size_t k = find_field(keys.data(), nfields, name_key(h), headers, h);
+      if (k == nfields) continue;  // no instance left: contributes nothing (§5.4.2)
+      keys[k] = 0;
+      picked.push_back(k);
+      room += canonical_header_room(headers[k].name, headers[k].value) + 2;
     }
     // One buffer sized once for the whole header block, hashed in one call.
     data.resize(room);

@@ -138,6 +138,45 @@ TEST(DkimVerify, Table) {
   }
 }
 
+// Which field instances the header hash takes (RFC 6376 §5.4.2: bottom-up, each once; names
+// case-insensitive; a name with no instance left contributes nothing): many fields (several
+// 4-field groups of the verifier's prefilter), repeated names, names of equal length and first
+// letter ("To"/"Tx", "Date"/"Dkim"), h= in mixed case with oversigned and absent names. The signer
+// side is the plain scan of craft_signature(). Then one signed instance changed -> fail, an
+// unsigned one changed -> pass.
+TEST(DkimVerify, HeaderInstancesTakenBottomUp) {
+  const Keys& k = keys();
+  mail::Message m = mail::parse_message(
+      "Received: by a\r\nReceived: by b\r\nX-Tag: one\r\nFrom: Joe <joe@example.com>\r\nTo: a@example.net\r\n"
+      "Tx: not to\r\nCc: c@example.net\r\nDate: Fri, 11 Jul 2003 21:00:37 -0700\r\nDkim: x\r\nX-Tag: two\r\n"
+      "Subject: s1\r\nReceived: by c\r\nX-Tag: three\r\nSubject: s2\r\nto: second@example.net\r\n"
+      "Z1: z\r\nZ2: z\r\nZ3: z\r\n\r\nbody\r\n");
+  ASSERT_EQ(m.headers.size(), 18u);
+  CraftOptions o;
+  o.h = "FROM:x-tag:X-Tag:to:TO:To:date:subject:received:Received:dkim:tx:missing:z3:z3";
+  SigningKey sk = SigningKey::load_pem("example.com", "sel", k.rsa2048.private_pem);
+  const std::string value = craft_signature(m, sk, o);
+  auto verify = [&](const mail::Message& msg) {
+    mail::Message signed_msg = msg;
+    signed_msg.headers.insert(signed_msg.headers.begin(), mail::HeaderField{"DKIM-Signature", value});
+    dns::StaticResolver resolver;
+    resolver.add_txt("sel._domainkey.example.com", k.rsa2048.dns_txt);
+    KeyCache cache;
+    auto results = verify_message(resolver, cache, signed_msg, {});
+    return results.size() == 1 ? results[0].status : Status::none;
+  };
+  EXPECT_EQ(verify(m), Status::pass);
+  auto changed = [&](std::size_t index) {
+    mail::Message c = m;
+    c.headers[index].value += "!";
+    return verify(c);
+  };
+  // Signed: X-Tag three (12) and two (9), to (14), To (4), Subject s2 (13), Received c (11) and b (1),
+  // Tx (5), Dkim (8), Z3 (17). Not signed: X-Tag one (2), Subject s1 (10), Received a (0), Cc (6), Z1.
+  for (std::size_t i : {12u, 9u, 14u, 4u, 13u, 11u, 1u, 5u, 8u, 17u, 3u, 7u}) EXPECT_EQ(changed(i), Status::fail) << i;
+  for (std::size_t i : {2u, 10u, 0u, 6u, 15u, 16u}) EXPECT_EQ(changed(i), Status::pass) << i;
+}
+
 TEST(DkimVerify, SeveralTxtRecordsFirstUsableWins) {
   // RFC 6376 §6.1.2 leaves the choice among several records to the verifier: we take the first
   // that parses and loads; garbage records before it are skipped.
