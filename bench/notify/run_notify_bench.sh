@@ -13,7 +13,11 @@
 #        (fsync_shim.c), only for descriptors under the spool: fdatasync | nodir | fdatasync-nodir | none
 # Client: lmtp_load.py (CONNS persistent LMTP connections, same for every run), 20 warm-up messages
 # per run (script compiled, notifyd's TLS connection up) before the N measured ones.
-# Receiver: tests/integration/notify/receiver.py (HTTPS, keep-alive), logs time.time() per request.
+# Receiver (MW_BENCH_RECEIVER): c (default) BUILD/bench/notify_receiver (one thread, epoll, OpenSSL;
+#   bench/notify/notify_receiver.cpp) | python tests/integration/notify/receiver.py; both HTTPS,
+#   keep-alive, and log the arrival time of every request. The receiver stands for a remote
+#   service, yet runs on the same two cores: the Python one costs about 0.8 ms of CPU per request,
+#   which would be taken from Dovecot and counted against the notifications.
 # Figures per run:
 #   msg/s        N / wall time from the first command to the last 250 (client side)
 #   lmtp p50/p99 wall time of one LMTP transaction (MAIL FROM .. final 250)
@@ -27,6 +31,14 @@
 #   notification CPU = dovecot CPU - dovecot CPU of run a (plugin / execute cost) + notifyd CPU
 #   p    the baseline script (a) with both Sieve plugins loaded but unused (before 2025-11-28 this was
 #        the baseline: every run loaded both plugins)
+# Filesystem (MW_BENCH_FS): ext4 (default) gives every run a freshly made ext4 with mkfs.ext4's
+#   defaults (journal, as a Debian install has) on a loop device, holding the mail store and the
+#   spool: each run starts from the same state. root keeps both on the state directory's
+#   filesystem, emptied between runs (this VM's / is ext4 *without* a journal: every deleted file
+#   makes later file creation slower, so later runs are slower than earlier ones, a drift of up to
+#   25 % over six runs measured on 2026-11-28).
+# receiver CPU  cpuacct cgroup of the HTTPS receiver, ms per message: it competes for the same two
+#   cores, which a real remote receiver would not.
 # Dovecot is restarted into a fresh cgroup for every run and bob's Maildir emptied in between. Each
 # run loads only the Sieve plugins it uses (run_plugins): a none, b/s sieve_mailward, c sieve_extprograms.
 # PERF_DIR=DIR: `perf record -a -g` during each run's measured deliveries into DIR/<tag>.data
@@ -42,16 +54,24 @@ N="${2:-1000}"
 CONNS="${3:-4}"
 RUNS="${4:-a s b c a2 s-fdatasync s-nodir s-none s2 a3}"
 WARM=20
+BENCH_FS="${MW_BENCH_FS:-ext4}"
+case "$BENCH_FS" in ext4|root) ;; *) echo "run_notify_bench: MW_BENCH_FS is ext4 or root" >&2; exit 1 ;; esac
 # MW_BENCH_PLUGIN=FILE: another build of the Sieve plugin (e.g. to compare two versions).
 PLUGIN="${MW_BENCH_PLUGIN:-$BUILD/dovecot-plugins/sieve-webhook/lib90_sieve_mailward_plugin.so}"
 NOTIFYD="$BUILD/dovecot-plugins/notifyd/mailward-notifyd"
 EXTPROG=/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so
-RECEIVER="$HERE/../../tests/integration/notify/receiver.py"
+RECEIVER_KIND="${MW_BENCH_RECEIVER:-c}"
+case "$RECEIVER_KIND" in
+  c) RECEIVER="$BUILD/bench/notify_receiver" ;;
+  python) RECEIVER="$HERE/../../tests/integration/notify/receiver.py" ;;
+  *) echo "run_notify_bench: MW_BENCH_RECEIVER is c or python" >&2; exit 1 ;;
+esac
 LOAD="$HERE/lmtp_load.py"
 unset MAILWARD_MILTER
 die() { echo "run_notify_bench: $*" >&2; exit 1; }
 say() { echo "[notify-bench] $*" >&2; }
 [ -f "$PLUGIN" ] || die "plugin not built: $PLUGIN"
+[ "$RECEIVER_KIND" != c ] || [ -x "$RECEIVER" ] || die "receiver not built: $RECEIVER (cmake -DMAILWARD_BENCH=ON, target notify_receiver)"
 [ -x "$NOTIFYD" ] || die "notifyd not built: $NOTIFYD"
 [ -f "$EXTPROG" ] || die "sieve_extprograms plugin missing ($EXTPROG; Debian package dovecot-sieve)"
 for c in cc curl openssl python3; do command -v "$c" >/dev/null || die "missing command $c"; done
@@ -68,13 +88,11 @@ RUN_ID=0
 eval "mw_bench_orig_dovecot_write() $(declare -f mw_dovecot_write | tail -n +2)"
 mw_dovecot_write() {
   mw_bench_orig_dovecot_write
-  B="$S/bench"; SPOOL="$B/spool"; MWCONF="$B/mailward.conf"
-  mkdir -p "$B/plugins" "$B/bin" "$SPOOL/tmp" "$SPOOL/new"
+  B="$S/bench"; FS="$B/fs"; SPOOL="$FS/spool"; MWCONF="$B/mailward.conf"
+  mkdir -p "$B/plugins" "$B/bin" "$FS"
   cp "$PLUGIN" "$B/plugins/"; ln -sf "$EXTPROG" "$B/plugins/"
   cc -shared -fPIC -O2 "$HERE/fsync_shim.c" -o "$B/fsync_shim.so" -ldl
   chmod 0755 "$B" "$B/plugins" "$B/bin"
-  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new"
-  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new"
   printf 'bench-signing-key\n' >"$B/secret"; chown 65534 "$B/secret"; chmod 0600 "$B/secret"
   cat >"$MWCONF" <<CONF
 [notify]
@@ -151,6 +169,7 @@ cleanup_bench() {
   [ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null
   wait "${NOTIFYD_PID:-}" "${RECV_PID:-}" 2>/dev/null   # not a bare wait: nsd is a child too
   mw_down
+  fs_unmount
   for d in "$CG"/*/; do [ -d "$d" ] && rmdir "$d"; done
   rmdir "$CG" 2>/dev/null
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $MW_STATE" >&2; else rm -rf "$MW_STATE"; fi
@@ -168,39 +187,84 @@ openssl x509 -req -in "$W/srv.csr" -CA "$B/ca.pem" -CAkey "$W/ca.key" -CAcreates
 chmod 0644 "$B/ca.pem"
 REQ="$W/requests.jsonl"; : >"$REQ"
 echo '{"status": 200}' >"$W/control"
-ip netns exec "$MW_NS" python3 "$RECEIVER" --keepalive --bind "$RECV_IP:8443" --cert "$W/srv.pem" \
-  --key "$W/srv.key" --log "$REQ" --control "$W/control" >"$W/receiver.out" 2>&1 &
+if [ "$RECEIVER_KIND" = c ]; then
+  ip netns exec "$MW_NS" "$RECEIVER" --bind "$RECV_IP:8443" --cert "$W/srv.pem" --key "$W/srv.key" \
+    --log "$REQ" >"$W/receiver.out" 2>&1 &
+else
+  ip netns exec "$MW_NS" python3 "$RECEIVER" --keepalive --bind "$RECV_IP:8443" --cert "$W/srv.pem" \
+    --key "$W/srv.key" --log "$REQ" --control "$W/control" >"$W/receiver.out" 2>&1 &
+fi
 RECV_PID=$!
 for _ in $(seq 50); do grep -q ready "$W/receiver.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$W/receiver.out" || die "receiver did not start"
+CGV="$CG/receiver"; mkdir "$CGV"
+for p in $RECV_PID $(pgrep -P "$RECV_PID" || true); do echo "$p" >"$CGV/cgroup.procs"; done
 
 CGN="$CG/notifyd"; mkdir "$CGN"
-( echo "$BASHPID" >"$CGN/cgroup.procs"; exec ip netns exec "$MW_NS" "$NOTIFYD" --config "$MWCONF" 2>>"$B/notifyd.stderr" ) &
-NOTIFYD_PID=$!
-sleep 0.5
-kill -0 "$NOTIFYD_PID" 2>/dev/null || die "notifyd exited: $(cat "$B/notifyd.stderr" "$B/notifyd.log" 2>/dev/null | tail -5)"
+notifyd_start() {
+  ( echo "$BASHPID" >"$CGN/cgroup.procs"; exec ip netns exec "$MW_NS" "$NOTIFYD" --config "$MWCONF" 2>>"$B/notifyd.stderr" ) &
+  NOTIFYD_PID=$!
+  sleep 0.5
+  kill -0 "$NOTIFYD_PID" 2>/dev/null || die "notifyd exited: $(cat "$B/notifyd.stderr" "$B/notifyd.log" 2>/dev/null | tail -5)"
+}
+notifyd_stop() {
+  [ -n "${NOTIFYD_PID:-}" ] || return 0
+  kill -CONT "$NOTIFYD_PID" 2>/dev/null || true
+  kill "$NOTIFYD_PID" 2>/dev/null || true
+  wait "$NOTIFYD_PID" 2>/dev/null || true
+  NOTIFYD_PID=
+}
 
 home="$MW_MAIL/${MW_RCPT#*@}/${MW_RCPT%@*}"
-mkdir -p "$home/sieve"
-cat >"$home/sieve/none.sieve" <<'SIEVE'
+FS_LOOP=
+fs_unmount() {
+  [ -n "$FS_LOOP" ] || return 0
+  umount "$MW_MAIL" && umount "$FS" && losetup -d "$FS_LOOP" || die "cannot unmount the bench filesystem ($FS_LOOP)"
+  FS_LOOP=
+}
+# fresh_fs: the mail store ($MW_MAIL) and the spool in the same state for every run (MW_BENCH_FS).
+# Dovecot and notifyd must be stopped.
+fresh_fs() {
+  if [ "$BENCH_FS" = ext4 ]; then
+    fs_unmount
+    # One image for all runs, written in full once, so that no run pays the host filesystem for
+    # allocating the image's blocks.
+    [ -f "$MW_STATE/fs.img" ] || dd if=/dev/zero of="$MW_STATE/fs.img" bs=1M count=384 conv=fsync status=none
+    # Inode tables and journal written now, not by ext4lazyinit in the background during the run.
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$MW_STATE/fs.img"
+    # Direct I/O: the loop device's writes go to the disk, not into the page cache of the image.
+    FS_LOOP="$(losetup -f --show --direct-io=on "$MW_STATE/fs.img")" || die "losetup failed"
+    mount "$FS_LOOP" "$FS" || die "cannot mount $FS_LOOP"
+    mkdir -p "$FS/mail"; mount --bind "$FS/mail" "$MW_MAIL" || die "cannot bind-mount the mail store"
+    chown 65534:65534 "$MW_MAIL"
+  else
+    rm -rf "$home" "$SPOOL"
+  fi
+  mkdir -p "$SPOOL/tmp" "$SPOOL/new" "$home/sieve"
+  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new"
+  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new"
+  cat >"$home/sieve/none.sieve" <<'SIEVE'
 require ["variables"];
 if header :matches "subject" "*" { set "subject" "${1}"; }
 keep;
 SIEVE
-cat >"$home/sieve/mailward.sieve" <<'SIEVE'
+  cat >"$home/sieve/mailward.sieve" <<'SIEVE'
 require ["vnd.mailward.webhook", "variables"];
 if header :matches "subject" "*" { set "subject" "${1}"; }
 webhook :title "New mail" :message "${subject}" "bench";
 SIEVE
-cat >"$home/sieve/execute.sieve" <<'SIEVE'
+  cat >"$home/sieve/execute.sieve" <<'SIEVE'
 require ["vnd.dovecot.execute", "variables"];
 if header :matches "subject" "*" { set "subject" "${1}"; }
 if header :matches "message-id" "*" { set "mid" "${1}"; }
 execute "notify.sh" ["${mid}", "${subject}"];
 SIEVE
-chown -R 65534:65534 "$MW_MAIL"
+  chown -R 65534:65534 "$MW_MAIL"
+}
 
 cg_ns() { cat "$1/cpuacct.usage"; }
+# busy_idle: "BUSY:IDLE" jiffies of all CPUs (/proc/stat; iowait counts as idle).
+busy_idle() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9 ":" $5+$6; exit}' /proc/stat; }
 load() { # PREFIX COUNT
   ip netns exec "$MW_NS" python3 "$LOAD" --server "$MW_IP_DOVECOT" --source "$MW_IP_GOOD" --rcpt "$MW_RCPT" \
     --prefix "$1" --count "$2" --conns "$CONNS" --out "$W/$1.jsonl" >"$W/$1.summary" 2>"$W/$1.err" \
@@ -225,7 +289,9 @@ for run in $RUNS; do
     *) die "unknown run $run" ;;
   esac
   run_plugins "$plugins"
-  rm -rf "$home/Maildir" "$home/.dovecot.sieve" "$home/sieve/"*.svbin
+  notifyd_stop
+  fresh_fs
+  notifyd_start
   ln -sfn "sieve/$script.sieve" "$home/.dovecot.sieve"
   chown -R 65534:65534 "$home"
   mw_dovecot_start
@@ -233,19 +299,19 @@ for run in $RUNS; do
   load "${tag}w" "$WARM"
   [ "$notify" = 0 ] || wait_received "${tag}w" "$WARM"
   sleep 1
-  d0=$(cg_ns "$CGR"); n0=$(cg_ns "$CGN")
+  d0=$(cg_ns "$CGR"); n0=$(cg_ns "$CGN"); v0=$(cg_ns "$CGV"); m0=$(busy_idle)
   case "$run" in s*) kill -STOP "$NOTIFYD_PID" ;; esac
   if [ -n "${PERF_DIR:-}" ]; then  # profile the whole machine during the measured deliveries
     perf record -a -g -F 499 -o "$PERF_DIR/$tag.data" >"$PERF_DIR/$tag.perf.log" 2>&1 &
     PERF_PID=$!; sleep 0.5
   fi
   load "$tag" "$N"
-  d1=$(cg_ns "$CGR")
+  d1=$(cg_ns "$CGR"); m1=$(busy_idle)
   if [ -n "${PERF_DIR:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
   case "$run" in s*) kill -CONT "$NOTIFYD_PID" ;; esac
   [ "$notify" = 0 ] || wait_received "$tag" "$N"
-  n1=$(cg_ns "$CGN")
-  python3 - "$W/$tag.jsonl" "$W/$tag.summary" "$REQ" "$tag" "$run" "$MODE" "$d0" "$d1" "$n0" "$n1" "$N" "$notify" \
+  n1=$(cg_ns "$CGN"); v1=$(cg_ns "$CGV")
+  python3 - "$W/$tag.jsonl" "$W/$tag.summary" "$REQ" "$tag" "$run" "$MODE" "$d0" "$d1" "$n0" "$n1" "$N" "$notify" "$v0" "$v1" "$m0" "$m1" \
     >>"$RESULTS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -253,11 +319,15 @@ summ = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
 tag, run, mode = sys.argv[4:7]
 d0, d1, n0, n1 = map(int, sys.argv[7:11])
 n, notify = int(sys.argv[11]), sys.argv[12] == "1"
+v0, v1 = map(int, sys.argv[13:15])
+(b0, i0), (b1, i1) = (map(int, a.split(":")) for a in sys.argv[15:17])
 pct = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
 lmtp = [(r["done"] - r["start"]) * 1000 for r in rows]
 out = {"run": run, "mode": mode, "n": n, "per_s": summ["per_s"],
        "lmtp_p50": pct(lmtp, .5), "lmtp_p99": pct(lmtp, .99),
-       "dovecot_cpu_ms": (d1 - d0) / 1e6 / n, "notifyd_cpu_ms": (n1 - n0) / 1e6 / n if notify and run != "c" else 0.0}
+       "dovecot_cpu_ms": (d1 - d0) / 1e6 / n, "notifyd_cpu_ms": (n1 - n0) / 1e6 / n if notify and run != "c" else 0.0,
+       "receiver_cpu_ms": (v1 - v0) / 1e6 / n,
+       "machine_busy": (b1 - b0) / max(1, (b1 - b0) + (i1 - i0))}
 if notify:
     done = {r["mid"]: r["done"] for r in rows}
     lat, seen = [], {}
@@ -276,6 +346,11 @@ PY
   dovecot_stop
 done
 
+case "$BENCH_FS" in
+  ext4) echo "mail store and spool: a fresh ext4 (mkfs.ext4 defaults, journal) per run on a loop device, direct I/O" ;;
+  root) echo "mail store and spool: $(findmnt -no FSTYPE -T "$MW_STATE") under $MW_STATE, emptied between runs" ;;
+esac
+echo "receiver: $RECEIVER_KIND ($RECEIVER)"
 python3 - "$RESULTS" <<'PY'
 import json, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
@@ -290,8 +365,8 @@ if aruns:
         base["dovecot_cpu_ms"], " ".join("%.2f" % r["dovecot_cpu_ms"] for r in aruns)))
 f = lambda v: "-" if v is None else ("%.1f" % v)
 g = lambda v: "-" if v is None else ("%.2f" % v)
-print("| run | fsync of the event | msg/s | vs a | LMTP p50 / p99 ms | notify p50 / p99 ms | dovecot CPU ms/msg | notification CPU ms/msg | received / dup |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| run | fsync of the event | msg/s | vs a | LMTP p50 / p99 ms | notify p50 / p99 ms | dovecot CPU ms/msg | notification CPU ms/msg | receiver CPU ms/msg | CPUs busy | received / dup |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rs:
     vs = "%.0f %%" % (100 * r["per_s"] / base["per_s"]) if base else "-"
     ncpu = None
@@ -302,7 +377,7 @@ for r in rs:
     nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
     rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"
     ncpu_s = "-" if ncpu is None else ("%.2f" % ncpu + (" (notifyd %.2f)" % r["notifyd_cpu_ms"] if r["notifyd_cpu_ms"] else ""))
-    print(f"| {r['run']} | {fs} | {r['per_s']:.0f} | {vs} | {f(r['lmtp_p50'])} / {f(r['lmtp_p99'])} | {nl} | {g(r['dovecot_cpu_ms'])} | {ncpu_s} | {rc} |")
+    print(f"| {r['run']} | {fs} | {r['per_s']:.0f} | {vs} | {f(r['lmtp_p50'])} / {f(r['lmtp_p99'])} | {nl} | {g(r['dovecot_cpu_ms'])} | {ncpu_s} | {g(r.get('receiver_cpu_ms'))} | {100 * r.get('machine_busy', float('nan')):.0f} % | {rc} |")
 if "b" in by and "c" in by and base:
     b, c = by["b"], by["c"]
     bc = b["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + b["notifyd_cpu_ms"]
