@@ -345,31 +345,28 @@ int take_recycled(const std::string& spool_dir, const std::string& tmp_path, con
 
 }  // namespace
 
-WriteResult write_event(const std::string& spool_dir, const Event& event) {
-  WriteResult r;
+bool prepare_event(const std::string& spool_dir, const Event& event, PreparedEvent& out, std::string& error) {
   if (!is_event_id(event.id)) {
-    r.error = "event id is not 32 lowercase hex characters";
-    return r;
+    error = "event id is not 32 lowercase hex characters";
+    return false;
   }
   std::string body;
   try {
     body = serialize(event);
   } catch (...) {
-    r.error = "cannot serialise event";
-    return r;
+    error = "cannot serialise event";
+    return false;
   }
   const std::string name = event_file_name(event);
   const std::string tmp_path = spool_dir + "/tmp/" + name;
-  const std::string new_dir = spool_dir + "/new";
-  const std::string new_path = new_dir + "/" + name;
 
   int fd = take_recycled(spool_dir, tmp_path, name);
   const bool reused = fd >= 0;
   if (!reused) {
     fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
-      r.error = "open " + tmp_path + ": " + errno_text(errno);
-      return r;
+      error = "open " + tmp_path + ": " + errno_text(errno);
+      return false;
     }
   }
   if (!reused) (void)::fchmod(fd, 0640);  // umask may have removed bits; reused files are 0640
@@ -378,49 +375,95 @@ WriteResult write_event(const std::string& spool_dir, const Event& event) {
     ssize_t n = ::pwrite(fd, body.data() + done, body.size() - done, static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      r.error = "write " + tmp_path + ": " + errno_text(errno);
+      error = "write " + tmp_path + ": " + errno_text(errno);
       ::close(fd);
       ::unlink(tmp_path.c_str());
-      return r;
+      return false;
     }
     done += static_cast<std::size_t>(n);
   }
   // A reused file may be longer than this event: cut it to the new length (within its first
   // block for events up to kRecycleMaxBytes, so nothing is freed or allocated).
   if (reused && ::ftruncate(fd, static_cast<off_t>(body.size())) != 0) {
-    r.error = "truncate " + tmp_path + ": " + errno_text(errno);
+    error = "truncate " + tmp_path + ": " + errno_text(errno);
     ::close(fd);
     ::unlink(tmp_path.c_str());
-    return r;
+    return false;
   }
-  if (::fsync(fd) != 0) {
-    r.error = "fsync " + tmp_path + ": " + errno_text(errno);
-    ::close(fd);
-    ::unlink(tmp_path.c_str());
-    return r;
+  out.fd = fd;
+  out.synced = false;
+  out.tmp_path = tmp_path;
+  out.new_dir = spool_dir + "/new";
+  out.new_path = out.new_dir + "/" + name;
+  return true;
+}
+
+bool sync_prepared(PreparedEvent& p, std::string& error) {
+  if (p.fd < 0 || p.tmp_path.empty()) {
+    error = "no prepared event file to sync";
+    return false;
   }
+  if (::fsync(p.fd) != 0) {
+    error = "fsync " + p.tmp_path + ": " + errno_text(errno);
+    discard_prepared(p);
+    return false;
+  }
+  const int fd = p.fd;
+  p.fd = -1;
   if (::close(fd) != 0) {
-    r.error = "close " + tmp_path + ": " + errno_text(errno);
-    ::unlink(tmp_path.c_str());
-    return r;
+    error = "close " + p.tmp_path + ": " + errno_text(errno);
+    discard_prepared(p);
+    return false;
   }
-  if (::rename(tmp_path.c_str(), new_path.c_str()) != 0) {
-    r.error = "rename " + tmp_path + " -> " + new_path + ": " + errno_text(errno);
-    ::unlink(tmp_path.c_str());
-    return r;
+  p.synced = true;
+  return true;
+}
+
+bool publish_prepared(PreparedEvent& p, std::string& error) {
+  if (!p.synced || p.tmp_path.empty()) {
+    error = "event file not synced, not published";
+    discard_prepared(p);
+    return false;
   }
+  if (::rename(p.tmp_path.c_str(), p.new_path.c_str()) != 0) {
+    error = "rename " + p.tmp_path + " -> " + p.new_path + ": " + errno_text(errno);
+    discard_prepared(p);
+    return false;
+  }
+  p.tmp_path.clear();
+  return true;
+}
+
+bool sync_new_dir(const std::string& new_dir, std::string& error) {
   int dfd = ::open(new_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0 || ::fsync(dfd) != 0) {
-    r.error = "fsync " + new_dir + ": " + errno_text(errno);
+    error = "fsync " + new_dir + ": " + errno_text(errno);
     if (dfd >= 0) ::close(dfd);
-    // The event is in new/ and will be sent; only its durability across a crash is in doubt.
-    r.ok = true;
-    r.path = new_path;
-    return r;
+    return false;
   }
   ::close(dfd);
+  return true;
+}
+
+void discard_prepared(PreparedEvent& p) {
+  if (p.fd >= 0) ::close(p.fd);
+  p.fd = -1;
+  if (!p.tmp_path.empty()) ::unlink(p.tmp_path.c_str());
+  p.tmp_path.clear();
+  p.synced = false;
+}
+
+WriteResult write_event(const std::string& spool_dir, const Event& event) {
+  WriteResult r;
+  PreparedEvent p;
+  if (!prepare_event(spool_dir, event, p, r.error) || !sync_prepared(p, r.error) ||
+      !publish_prepared(p, r.error))
+    return r;
+  // From here the event is in new/ and will be sent; a failed fsync of new/ leaves only its
+  // durability across a crash in doubt.
   r.ok = true;
-  r.path = new_path;
+  r.path = p.new_path;
+  (void)sync_new_dir(p.new_dir, r.error);
   return r;
 }
 

@@ -71,6 +71,34 @@ struct WriteResult {
 // error says what failed.
 WriteResult write_event(const std::string& spool_dir, const Event& event);
 
+// write_event in its steps, for a writer that overlaps the two fsyncs with other work: the Sieve
+// plugin prepares the file during Sieve's execute phase and publishes it at commit, running the
+// fsyncs on a background thread (dovecot-plugins/sieve-webhook/README.md, "Overlapped fsyncs").
+// write_event is exactly prepare_event, sync_prepared, publish_prepared, sync_new_dir. The order
+// and the guarantee are the same: the file's bytes are fsynced before it is renamed into new/,
+// and new/ is fsynced before the delivery is answered; until publish_prepared, notifyd never sees
+// the event.
+struct PreparedEvent {
+  int fd = -1;           // the written tmp/ file, open until sync_prepared
+  bool synced = false;   // sync_prepared succeeded
+  std::string tmp_path;  // SPOOL/tmp/NAME (empty after publish or discard)
+  std::string new_path;  // SPOOL/new/NAME
+  std::string new_dir;   // SPOOL/new
+};
+// Writes the event into SPOOL/tmp/NAME (a recycled file when one fits, as write_event). Nothing
+// is left in tmp/ on failure. Never throws.
+bool prepare_event(const std::string& spool_dir, const Event& event, PreparedEvent& out, std::string& error);
+// fsync and close of the tmp/ file; on failure the file is removed. Safe on another thread than
+// the other steps, as long as nothing else touches the PreparedEvent meanwhile.
+bool sync_prepared(PreparedEvent& prepared, std::string& error);
+// Renames the synced file into new/, where notifyd takes it. Refuses a file that is not synced.
+// On failure the tmp/ file is removed.
+bool publish_prepared(PreparedEvent& prepared, std::string& error);
+// fsync of SPOOL/new (NEW_DIR), which makes the rename durable.
+bool sync_new_dir(const std::string& new_dir, std::string& error);
+// Removes the tmp/ file of an event that is not to be published (closing it if still open).
+void discard_prepared(PreparedEvent& prepared);
+
 // Sent event files larger than this are not reused (notifyd unlinks them).
 inline constexpr std::size_t kRecycleMaxBytes = 16384;
 

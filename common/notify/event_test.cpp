@@ -167,6 +167,58 @@ TEST(NotifyEvent, NewIdsAreHexAndDistinct) {
   EXPECT_FALSE(is_event_id("0123456789abcdef0123456789abcdeg"));
 }
 
+// write_event's steps one by one (the plugin runs them in Pigeonhole's phases).
+TEST(NotifyEvent, StepsPrepareSyncPublishAndDiscard) {
+  namespace fs = std::filesystem;
+  fs::path spool = fs::temp_directory_path() / ("mw-notify-steps-" + std::to_string(::getpid()));
+  fs::remove_all(spool);
+  fs::create_directories(spool / "tmp");
+  fs::create_directories(spool / "new");
+  Event e = sample();
+  std::string error;
+
+  PreparedEvent p;
+  ASSERT_TRUE(prepare_event(spool.string(), e, p, error)) << error;
+  EXPECT_GE(p.fd, 0);
+  EXPECT_TRUE(fs::exists(p.tmp_path));
+  EXPECT_TRUE(fs::is_empty(spool / "new"));
+  // Not synced: refused, and the tmp/ file is gone.
+  EXPECT_FALSE(publish_prepared(p, error));
+  EXPECT_EQ(error, "event file not synced, not published");
+  EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  EXPECT_TRUE(fs::is_empty(spool / "new"));
+  EXPECT_EQ(p.fd, -1);
+  EXPECT_FALSE(sync_prepared(p, error));  // nothing left to sync
+  EXPECT_EQ(error, "no prepared event file to sync");
+
+  PreparedEvent q;
+  ASSERT_TRUE(prepare_event(spool.string(), e, q, error)) << error;
+  ASSERT_TRUE(sync_prepared(q, error)) << error;
+  EXPECT_TRUE(q.synced);
+  EXPECT_EQ(q.fd, -1);
+  EXPECT_TRUE(fs::is_empty(spool / "new"));
+  ASSERT_TRUE(publish_prepared(q, error)) << error;
+  EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  EXPECT_EQ(q.new_path, (spool / "new" / event_file_name(e)).string());
+  std::ifstream in(q.new_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), serialize(e));
+  EXPECT_TRUE(sync_new_dir(q.new_dir, error)) << error;
+  discard_prepared(q);  // after publish: nothing to remove, the event stays
+  EXPECT_TRUE(fs::exists(q.new_path));
+
+  PreparedEvent r;
+  Event other = e;
+  other.id = new_event_id();
+  ASSERT_TRUE(prepare_event(spool.string(), other, r, error)) << error;
+  discard_prepared(r);  // rolled back before sync
+  EXPECT_TRUE(fs::is_empty(spool / "tmp"));
+  EXPECT_FALSE(sync_new_dir((spool / "absent").string(), error));
+  EXPECT_NE(error.find("fsync " + (spool / "absent").string()), std::string::npos) << error;
+  fs::remove_all(spool);
+}
+
 TEST(NotifyEvent, WritesDurablyIntoNew) {
   namespace fs = std::filesystem;
   fs::path spool = fs::temp_directory_path() / ("mw-notify-test-" + std::to_string(::getpid()));

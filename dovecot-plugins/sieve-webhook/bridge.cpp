@@ -14,10 +14,21 @@
 #include "common/config/config.h"
 #include "common/notify/event.h"
 #include "common/notify/targets.h"
+#include "dovecot-plugins/sieve-webhook/sync_worker.h"
 #include "dovecot-plugins/sieve-webhook/webhook_logic.h"
 
 struct mw_webhook_config {
   std::shared_ptr<const mailward::notify::NotifySettings> settings;
+};
+
+// An event between prepare (written in tmp/, fsync running) and finish (bridge.h).
+struct mw_webhook_pending {
+  mailward::notify::PreparedEvent prepared;
+  std::shared_ptr<mailward::webhook::SyncWorker::Job> job;  // the fsync running, if any
+  std::string target;
+  std::string id;
+  std::string spool;
+  bool published = false;
 };
 
 namespace {
@@ -45,6 +56,13 @@ Cache& cache() {
 }
 
 const char* str_or_empty(const char* s) { return s == nullptr ? "" : s; }
+
+using mailward::webhook::SyncWorker;
+
+std::string lost_text(const mw_webhook_pending& p, const std::string& error) {
+  return "webhook: failed to write notification event for target \"" + p.target + "\" into spool " +
+         p.spool + ": " + error + " (message delivered, notification lost)";
+}
 
 }  // namespace
 
@@ -161,15 +179,18 @@ mw_add_decision mw_webhook_decide_add(const char* const* recorded, size_t count,
   return MW_ADD_OVER_LIMIT;  // out of memory: record nothing rather than fail delivery
 }
 
-mw_commit_status mw_webhook_commit(const mw_webhook_config* config,
-                                   const mw_webhook_request* request,
-                                   const mw_webhook_message* message, mw_log_fn* log,
-                                   void* ctx) {
+mw_webhook_pending* mw_webhook_prepare(const mw_webhook_config* config,
+                                       const mw_webhook_request* request,
+                                       const mw_webhook_message* message, mw_log_fn* log,
+                                       void* ctx, mw_commit_status* status) {
+  mw_commit_status ignored;
+  if (status == nullptr) status = &ignored;
+  *status = MW_COMMIT_FAILED;
   try {
     if (config == nullptr || config->settings == nullptr || request == nullptr ||
         message == nullptr) {
       emit(log, ctx, MW_LOG_ERROR, "webhook: internal error (no configuration)");
-      return MW_COMMIT_FAILED;
+      return nullptr;
     }
     const NotifySettings& settings = *config->settings;
     mailward::webhook::Request req;
@@ -203,21 +224,57 @@ mw_commit_status mw_webhook_commit(const mw_webhook_config* config,
     for (const std::string& w : built.warnings) emit(log, ctx, MW_LOG_WARNING, "webhook: " + w);
     if (!built.event) {
       emit(log, ctx, MW_LOG_WARNING, "webhook: no notification: " + built.refused);
-      return MW_COMMIT_REFUSED;
+      *status = MW_COMMIT_REFUSED;
+      return nullptr;
     }
-    const mailward::notify::WriteResult w = mailward::notify::write_event(settings.spool, *built.event);
-    if (!w.ok) {
-      emit(log, ctx, MW_LOG_ERROR,
-           "webhook: failed to write notification event for target \"" + req.target +
-               "\" into spool " + settings.spool + ": " + w.error +
-               " (message delivered, notification lost)");
+    auto pending = std::make_unique<mw_webhook_pending>();
+    pending->target = req.target;
+    pending->id = built.event->id;
+    pending->spool = settings.spool;
+    std::string error;
+    if (!mailward::notify::prepare_event(settings.spool, *built.event, pending->prepared, error)) {
+      emit(log, ctx, MW_LOG_ERROR, lost_text(*pending, error));
+      return nullptr;
+    }
+    // The file's fsync runs while Dovecot stores the message; publish waits for it.
+    mw_webhook_pending* p = pending.get();
+    p->job = SyncWorker::instance().submit([p] {
+      std::string e;
+      return mailward::notify::sync_prepared(p->prepared, e) ? std::string() : e;
+    });
+    *status = MW_COMMIT_WRITTEN;
+    return pending.release();
+  } catch (const std::exception& e) {
+    emit(log, ctx, MW_LOG_ERROR, std::string("webhook: notification not written: ") + e.what());
+  } catch (...) {
+    emit(log, ctx, MW_LOG_ERROR, "webhook: notification not written: unknown error");
+  }
+  return nullptr;
+}
+
+mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
+  if (p == nullptr) return MW_COMMIT_FAILED;
+  try {
+    std::string error = SyncWorker::instance().wait(p->job);
+    p->job.reset();
+    if (error.empty() && !mailward::notify::publish_prepared(p->prepared, error) && error.empty())
+      error = "not published";
+    if (!error.empty()) {
+      mailward::notify::discard_prepared(p->prepared);
+      emit(log, ctx, MW_LOG_ERROR, lost_text(*p, error));
       return MW_COMMIT_FAILED;
     }
-    if (!w.error.empty())  // in new/, but the directory fsync failed (see README: spool modes)
-      emit(log, ctx, MW_LOG_WARNING, "webhook: notification queued but not synced: " + w.error);
+    p->published = true;
+    // The rename is durable once new/ is fsynced; finish waits for that before the delivery is
+    // answered.
+    const std::string new_dir = p->prepared.new_dir;
+    p->job = SyncWorker::instance().submit([new_dir] {
+      std::string e;
+      return mailward::notify::sync_new_dir(new_dir, e) ? std::string() : e;
+    });
     emit(log, ctx, MW_LOG_INFO,
-         "webhook: queued notification " + built.event->id + " for target \"" + req.target +
-             "\" (" + w.path + ")");
+         "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" +
+             p->prepared.new_path + ")");
     return MW_COMMIT_WRITTEN;
   } catch (const std::exception& e) {
     emit(log, ctx, MW_LOG_ERROR, std::string("webhook: notification not written: ") + e.what());
@@ -225,6 +282,37 @@ mw_commit_status mw_webhook_commit(const mw_webhook_config* config,
     emit(log, ctx, MW_LOG_ERROR, "webhook: notification not written: unknown error");
   }
   return MW_COMMIT_FAILED;
+}
+
+void mw_webhook_finish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
+  if (p == nullptr) return;
+  std::unique_ptr<mw_webhook_pending> owned(p);
+  try {
+    std::string error;
+    if (p->job) error = SyncWorker::instance().wait(p->job);
+    p->job.reset();
+    if (!p->published) {
+      mailward::notify::discard_prepared(p->prepared);  // rolled back: never reaches new/
+    } else if (!error.empty()) {  // in new/, but the directory fsync failed (README: spool modes)
+      emit(log, ctx, MW_LOG_WARNING, "webhook: notification queued but not synced: " + error);
+    }
+  } catch (const std::exception& e) {
+    emit(log, ctx, MW_LOG_ERROR, std::string("webhook: ") + e.what());
+  } catch (...) {
+    emit(log, ctx, MW_LOG_ERROR, "webhook: unknown error");
+  }
+}
+
+mw_commit_status mw_webhook_commit(const mw_webhook_config* config,
+                                   const mw_webhook_request* request,
+                                   const mw_webhook_message* message, mw_log_fn* log,
+                                   void* ctx) {
+  mw_commit_status status = MW_COMMIT_FAILED;
+  mw_webhook_pending* p = mw_webhook_prepare(config, request, message, log, ctx, &status);
+  if (p == nullptr) return status;
+  status = mw_webhook_publish(p, log, ctx);
+  mw_webhook_finish(p, log, ctx);
+  return status;
 }
 
 }  // extern "C"

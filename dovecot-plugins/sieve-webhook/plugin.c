@@ -18,9 +18,10 @@
  *
  * The four parts, as in Pigeonhole's own extensions: the extension (load/unload: the
  * administrator's targets from mailward.conf), the command (validation at compile time, code
- * generation), the operation (execution only records an action), and the action (duplicate check,
- * print, commit: the event is written into the spool; a failure there is logged and never fails
- * delivery).
+ * generation), the operation (execution of the script only records an action), and the action
+ * (duplicate check, print; then, when Pigeonhole executes the result, the event is written into the
+ * spool's tmp/ at execute, published into new/ at commit and synced by finish; a failure there is
+ * logged and never fails delivery).
  */
 
 #include "lib.h"
@@ -588,14 +589,36 @@ static int act_webhook_check_duplicate(const struct sieve_runtime_env *renv,
 static void act_webhook_print(const struct sieve_action *action,
 			      const struct sieve_result_print_env *rpenv,
 			      bool *keep);
+static int act_webhook_start(const struct sieve_action_exec_env *aenv,
+			     void **tr_context);
+static int act_webhook_execute(const struct sieve_action_exec_env *aenv,
+			       void *tr_context, bool *keep);
 static int act_webhook_commit(const struct sieve_action_exec_env *aenv,
 			      void *tr_context);
+static void act_webhook_rollback(const struct sieve_action_exec_env *aenv,
+				 void *tr_context, bool success);
+static void act_webhook_finish(const struct sieve_action_exec_env *aenv,
+			       void *tr_context, int status);
 
+/* The event is written in the phases of Pigeonhole's result execution (README.md, "Overlapped
+   fsyncs"): execute writes it into the spool's tmp/ and starts its fsync in the background (the
+   implicit keep stores the message meanwhile), commit renames it into new/ and starts the fsync
+   of new/, finish waits for that fsync before the delivery is answered. A rolled-back
+   transaction removes the file from tmp/: notifyd never sees it. */
 static const struct sieve_action_def act_webhook = {
 	.name = "webhook",
 	.check_duplicate = act_webhook_check_duplicate,
 	.print = act_webhook_print,
+	.start = act_webhook_start,
+	.execute = act_webhook_execute,
 	.commit = act_webhook_commit,
+	.rollback = act_webhook_rollback,
+	.finish = act_webhook_finish,
+};
+
+/* Per action execution: the event between execute and finish. */
+struct webhook_transaction {
+	struct mw_webhook_pending *pending;
 };
 
 /* Same target: the later call is a duplicate (the first one is kept). */
@@ -675,9 +698,17 @@ static const char *webhook_header(struct mail *mail, const char *name)
 	return value;
 }
 
-static int act_webhook_commit(const struct sieve_action_exec_env *aenv,
-			      void *tr_context ATTR_UNUSED)
+static int act_webhook_start(const struct sieve_action_exec_env *aenv,
+			     void **tr_context)
 {
+	*tr_context = p_new(sieve_result_pool(aenv->result), struct webhook_transaction, 1);
+	return SIEVE_EXEC_OK;
+}
+
+static int act_webhook_execute(const struct sieve_action_exec_env *aenv,
+			       void *tr_context, bool *keep ATTR_UNUSED)
+{
+	struct webhook_transaction *trans = tr_context;
 	const struct sieve_execute_env *eenv = aenv->exec_env;
 	const struct webhook_action *act = aenv->action->context;
 	const struct mw_webhook_config *config = ext_webhook_config(aenv->action->ext);
@@ -737,8 +768,43 @@ static int act_webhook_commit(const struct sieve_action_exec_env *aenv,
 	}
 
 	/* The result is logged inside; a failure never fails delivery. */
-	(void)mw_webhook_commit(config, &req, &msg, mw_log_action, (void *)aenv);
+	if (trans != NULL && trans->pending == NULL) {
+		trans->pending = mw_webhook_prepare(config, &req, &msg, mw_log_action,
+						    (void *)aenv, NULL);
+	}
 	return SIEVE_EXEC_OK;
+}
+
+static int act_webhook_commit(const struct sieve_action_exec_env *aenv,
+			      void *tr_context)
+{
+	struct webhook_transaction *trans = tr_context;
+
+	/* Logged inside; a failure never fails delivery. */
+	if (trans != NULL && trans->pending != NULL)
+		(void)mw_webhook_publish(trans->pending, mw_log_action, (void *)aenv);
+	return SIEVE_EXEC_OK;
+}
+
+static void act_webhook_end(const struct sieve_action_exec_env *aenv,
+			    struct webhook_transaction *trans)
+{
+	if (trans != NULL && trans->pending != NULL) {
+		mw_webhook_finish(trans->pending, mw_log_action, (void *)aenv);
+		trans->pending = NULL;
+	}
+}
+
+static void act_webhook_rollback(const struct sieve_action_exec_env *aenv,
+				 void *tr_context, bool success ATTR_UNUSED)
+{
+	act_webhook_end(aenv, tr_context);
+}
+
+static void act_webhook_finish(const struct sieve_action_exec_env *aenv,
+			       void *tr_context, int status ATTR_UNUSED)
+{
+	act_webhook_end(aenv, tr_context);
 }
 
 /*

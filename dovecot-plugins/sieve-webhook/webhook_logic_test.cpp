@@ -8,15 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/config/config.h"
 #include "dovecot-plugins/sieve-webhook/bridge.h"
+#include "dovecot-plugins/sieve-webhook/sync_worker.h"
 
 namespace mailward::webhook {
 namespace {
@@ -357,6 +361,99 @@ TEST(Bridge, CommitWritesOneEventIntoTheSpool) {
   EXPECT_NE(log.lines[0].second.find("No such file or directory"), std::string::npos)
       << log.lines[0].second;
   mw_webhook_config_free(cfg);
+}
+
+std::vector<std::string> names_in(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The three phases as Pigeonhole drives them (plugin.c): execute prepares (tmp/ only, invisible
+// to notifyd), commit publishes (new/), finish waits; a rollback (finish without publish) leaves
+// nothing behind.
+TEST(Bridge, PreparePublishFinishAndRollback) {
+  TempDir dir;
+  const auto spool = dir.path / "spool";
+  for (const char* sub : {"", "/tmp", "/new"}) ::mkdir((spool.string() + sub).c_str(), 0700);
+  std::string conf = kConfig;
+  conf.replace(conf.find("/nonexistent/spool"), 18, spool.string());
+  write_file(dir.path / "mw.conf", conf);
+  LogCapture log;
+  mw_webhook_config* cfg = mw_webhook_config_load((dir.path / "mw.conf").c_str(), LogCapture::fn, &log);
+  ASSERT_NE(cfg, nullptr);
+  mw_webhook_request req{"phone", "New mail", "hi", "normal", nullptr, 0, nullptr};
+  mw_webhook_message msg{"bob@mailward.example", "INBOX", "", "", "", "Hello", "<1@x>", 42, nullptr, 0};
+
+  mw_commit_status status = MW_COMMIT_FAILED;
+  mw_webhook_pending* p = mw_webhook_prepare(cfg, &req, &msg, LogCapture::fn, &log, &status);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(status, MW_COMMIT_WRITTEN);
+  EXPECT_EQ(names_in(spool / "tmp").size(), 1u);
+  EXPECT_TRUE(names_in(spool / "new").empty()) << "visible to notifyd before commit";
+  EXPECT_EQ(mw_webhook_publish(p, LogCapture::fn, &log), MW_COMMIT_WRITTEN);
+  EXPECT_TRUE(names_in(spool / "tmp").empty());
+  ASSERT_EQ(names_in(spool / "new").size(), 1u);
+  mw_webhook_finish(p, LogCapture::fn, &log);
+  const std::string published = names_in(spool / "new")[0];
+  const notify::ParseResult parsed = notify::parse_event(read_file(spool / "new" / published));
+  ASSERT_TRUE(parsed.event) << parsed.error;
+  EXPECT_EQ(parsed.event->subject, "Hello");
+  EXPECT_NE(published.find(parsed.event->id), std::string::npos);
+  for (const auto& [level, text] : log.lines) EXPECT_LT(level, MW_LOG_WARNING) << text;
+
+  // Rolled back: prepared, never published, finished -> tmp/ and new/ as before.
+  p = mw_webhook_prepare(cfg, &req, &msg, LogCapture::fn, &log, &status);
+  ASSERT_NE(p, nullptr);
+  mw_webhook_finish(p, LogCapture::fn, &log);
+  EXPECT_TRUE(names_in(spool / "tmp").empty());
+  EXPECT_EQ(names_in(spool / "new"), std::vector<std::string>{published});
+
+  // Refused at prepare: NULL with REFUSED, nothing in tmp/.
+  req.target = "nope";
+  EXPECT_EQ(mw_webhook_prepare(cfg, &req, &msg, LogCapture::fn, &log, &status), nullptr);
+  EXPECT_EQ(status, MW_COMMIT_REFUSED);
+  EXPECT_TRUE(names_in(spool / "tmp").empty());
+
+  // new/ gone between prepare and commit: publish fails, logs the loss, leaves nothing in tmp/.
+  req.target = "phone";
+  p = mw_webhook_prepare(cfg, &req, &msg, LogCapture::fn, &log, &status);
+  ASSERT_NE(p, nullptr);
+  std::filesystem::remove_all(spool / "new");
+  log.lines.clear();
+  EXPECT_EQ(mw_webhook_publish(p, LogCapture::fn, &log), MW_COMMIT_FAILED);
+  mw_webhook_finish(p, LogCapture::fn, &log);
+  ASSERT_EQ(log.lines.size(), 1u);
+  EXPECT_EQ(log.lines[0].first, MW_LOG_ERROR);
+  EXPECT_NE(log.lines[0].second.find("notification lost"), std::string::npos) << log.lines[0].second;
+  EXPECT_TRUE(names_in(spool / "tmp").empty());
+  mw_webhook_config_free(cfg);
+}
+
+TEST(SyncWorker, RunsJobsInOrderOffTheCallingThreadAndHandsBackResults) {
+  webhook::SyncWorker worker;
+  const auto caller = std::this_thread::get_id();
+  std::vector<int> order;  // written by the worker only, read after every wait
+  std::vector<std::shared_ptr<webhook::SyncWorker::Job>> jobs;
+  bool off_thread = true;
+  for (int i = 0; i < 50; ++i) {
+    jobs.push_back(worker.submit([&, i]() -> std::string {
+      if (std::this_thread::get_id() == caller) off_thread = false;
+      order.push_back(i);
+      if (i == 7) throw std::runtime_error("job 7 threw");
+      return i % 10 == 3 ? "failed " + std::to_string(i) : "";
+    }));
+  }
+  for (int i = 0; i < 50; ++i) {
+    const std::string r = worker.wait(jobs[static_cast<std::size_t>(i)]);
+    if (i == 7) EXPECT_EQ(r, "job 7 threw");
+    else EXPECT_EQ(r, i % 10 == 3 ? "failed " + std::to_string(i) : "") << i;
+  }
+  EXPECT_TRUE(off_thread);
+  ASSERT_EQ(order.size(), 50u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(worker.wait(nullptr), "no job");
 }
 
 TEST(Bridge, DecideAddAndArgumentChecks) {
