@@ -2,6 +2,9 @@
 // variables (work queued, job done).
 #include "dovecot-plugins/sieve-webhook/sync_worker.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <system_error>
 #include <thread>
 
@@ -28,6 +31,13 @@ SyncWorker& SyncWorker::instance() {
 bool SyncWorker::ensure_thread() {
   if (shared_) return true;
   auto shared = std::make_shared<Shared>();
+  // The thread starts with every signal blocked, so that the kernel delivers Dovecot's signals
+  // (SIGTERM, SIGCHLD, SIGALRM, ...) to Dovecot's own thread, never to this one: a new thread
+  // inherits the creating thread's mask, which is restored right after.
+  sigset_t all, previous;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  bool started = true;
   try {
     std::thread([shared] {
       // The thread holds its own reference: Shared outlives any SyncWorker object.
@@ -56,8 +66,10 @@ bool SyncWorker::ensure_thread() {
       }
     }).detach();
   } catch (const std::system_error&) {
-    return false;  // no thread: the caller runs the work inline
+    started = false;  // no thread: the caller runs the work inline
   }
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (!started) return false;
   shared_ = std::move(shared);
   return true;
 }

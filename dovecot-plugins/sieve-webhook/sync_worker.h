@@ -3,7 +3,8 @@
 // syncing of the message instead of adding to it (README.md, "Overlapped fsyncs").
 //
 // Dovecot's processes are single-threaded and its functions are not thread-safe: work given to
-// the worker must not call Dovecot (or log through it). Its result, an error text or "", is taken
+// the worker must not call Dovecot (or log through it). The thread blocks every signal, so
+// Dovecot's signal handlers keep running on Dovecot's thread. Its result, an error text or "", is taken
 // back by the delivery thread with wait(), which then logs it.
 #pragma once
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -454,6 +456,17 @@ TEST(SyncWorker, RunsJobsInOrderOffTheCallingThreadAndHandsBackResults) {
   ASSERT_EQ(order.size(), 50u);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
   EXPECT_EQ(worker.wait(nullptr), "no job");
+
+  // Signals stay with the delivering thread: the worker blocks them all.
+  auto mask_job = worker.submit([]() -> std::string {
+    sigset_t mask;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+    return ::sigismember(&mask, SIGTERM) == 1 && ::sigismember(&mask, SIGCHLD) == 1 ? "" : "signals not blocked";
+  });
+  EXPECT_EQ(worker.wait(mask_job), "");
+  sigset_t mine;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &mine);
+  EXPECT_EQ(::sigismember(&mine, SIGTERM), 0) << "the creating thread's mask must be restored";
 }
 
 TEST(Bridge, DecideAddAndArgumentChecks) {
