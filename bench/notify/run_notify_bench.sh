@@ -29,6 +29,8 @@
 #   notifyd CPU  cpuacct cgroup of mailward-notifyd, from the first measured delivery until the
 #                last request arrived, ms per message
 #   notification CPU = dovecot CPU - dovecot CPU of run a (plugin / execute cost) + notifyd CPU
+#   l    the baseline script requiring vnd.mailward.webhook, never calling it: the plugin's cost
+#        without events
 #   p    the baseline script (a) with both Sieve plugins loaded but unused (before 2025-11-28 this was
 #        the baseline: every run loaded both plugins)
 # Filesystem (MW_BENCH_FS): ext4 (default) gives every run a freshly made ext4 with mkfs.ext4's
@@ -58,6 +60,9 @@ BENCH_FS="${MW_BENCH_FS:-ext4}"
 case "$BENCH_FS" in ext4|root) ;; *) echo "run_notify_bench: MW_BENCH_FS is ext4 or root" >&2; exit 1 ;; esac
 # MW_BENCH_PLUGIN=FILE: another build of the Sieve plugin (e.g. to compare two versions).
 PLUGIN="${MW_BENCH_PLUGIN:-$BUILD/dovecot-plugins/sieve-webhook/lib90_sieve_mailward_plugin.so}"
+# MW_BENCH_PLUGIN_B=FILE: a second plugin build for runs B and S (= b and s with it), to compare two
+# versions side by side in one invocation.
+PLUGIN_B="${MW_BENCH_PLUGIN_B:-}"
 NOTIFYD="$BUILD/dovecot-plugins/notifyd/mailward-notifyd"
 EXTPROG=/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so
 RECEIVER_KIND="${MW_BENCH_RECEIVER:-c}"
@@ -253,6 +258,11 @@ require ["vnd.mailward.webhook", "variables"];
 if header :matches "subject" "*" { set "subject" "${1}"; }
 webhook :title "New mail" :message "${subject}" "bench";
 SIEVE
+  cat >"$home/sieve/loaded.sieve" <<'SIEVE'
+require ["vnd.mailward.webhook", "variables"];
+if header :matches "subject" "*" { set "subject" "${1}"; }
+keep;
+SIEVE
   cat >"$home/sieve/execute.sieve" <<'SIEVE'
 require ["vnd.dovecot.execute", "variables"];
 if header :matches "subject" "*" { set "subject" "${1}"; }
@@ -283,12 +293,17 @@ for run in $RUNS; do
   case "$run" in
     a|a[0-9]) script=none; MODE=fsync; notify=0; plugins="" ;;
     p|p[0-9]) script=none; MODE=fsync; notify=0; plugins="sieve_mailward sieve_extprograms" ;;
-    b|b[0-9]|s|s[0-9]) script=mailward; MODE=fsync; notify=1; plugins=sieve_mailward ;;
+    l|l[0-9]) script=loaded; MODE=fsync; notify=0; plugins=sieve_mailward ;;
+    b|b[0-9]|s|s[0-9]|B|S) script=mailward; MODE=fsync; notify=1; plugins=sieve_mailward ;;
     b-*|s-*) script=mailward; MODE="${run#?-}"; notify=1; plugins=sieve_mailward ;;
     c) script=execute; MODE=fsync; notify=1; plugins=sieve_extprograms ;;
     *) die "unknown run $run" ;;
   esac
   run_plugins "$plugins"
+  case "$run" in
+    B|S) [ -f "$PLUGIN_B" ] || die "run $run needs MW_BENCH_PLUGIN_B"; cp "$PLUGIN_B" "$B/plugins/$(basename "$PLUGIN")" ;;
+    *) cp "$PLUGIN" "$B/plugins/" ;;
+  esac
   notifyd_stop
   fresh_fs
   notifyd_start
@@ -300,7 +315,7 @@ for run in $RUNS; do
   [ "$notify" = 0 ] || wait_received "${tag}w" "$WARM"
   sleep 1
   d0=$(cg_ns "$CGR"); n0=$(cg_ns "$CGN"); v0=$(cg_ns "$CGV"); m0=$(busy_idle)
-  case "$run" in s*) kill -STOP "$NOTIFYD_PID" ;; esac
+  case "$run" in s*|S) kill -STOP "$NOTIFYD_PID" ;; esac
   if [ -n "${PERF_DIR:-}" ]; then  # profile the whole machine during the measured deliveries
     perf record -a -g -F 499 -o "$PERF_DIR/$tag.data" >"$PERF_DIR/$tag.perf.log" 2>&1 &
     PERF_PID=$!; sleep 0.5
@@ -308,7 +323,7 @@ for run in $RUNS; do
   load "$tag" "$N"
   d1=$(cg_ns "$CGR"); m1=$(busy_idle)
   if [ -n "${PERF_DIR:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
-  case "$run" in s*) kill -CONT "$NOTIFYD_PID" ;; esac
+  case "$run" in s*|S) kill -CONT "$NOTIFYD_PID" ;; esac
   [ "$notify" = 0 ] || wait_received "$tag" "$N"
   n1=$(cg_ns "$CGN"); v1=$(cg_ns "$CGV")
   python3 - "$W/$tag.jsonl" "$W/$tag.summary" "$REQ" "$tag" "$run" "$MODE" "$d0" "$d1" "$n0" "$n1" "$N" "$notify" "$v0" "$v1" "$m0" "$m1" \
@@ -337,7 +352,7 @@ if notify:
         if mid in done:
             seen[mid] = seen.get(mid, 0) + 1
             if seen[mid] == 1: lat.append((q["time"] - done[mid]) * 1000)
-    if run.startswith("s"): lat = [float("nan")]
+    if run[0] in "sS": lat = [float("nan")]
     out.update(notify_p50=pct(lat, .5), notify_p99=pct(lat, .99), notify_max=max(lat),
                received=len(seen), duplicates=sum(v - 1 for v in seen.values()))
 print(json.dumps(out))
@@ -372,7 +387,7 @@ for r in rs:
     ncpu = None
     if base:
         ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + r["notifyd_cpu_ms"]
-    fs = "-" if r["run"][0] in "acp" else ("notifyd stopped; " if r["run"][0] == "s" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
+    fs = "-" if r["run"][0] in "acpl" else ("notifyd stopped; " if r["run"][0] in "sS" else "") + ("plugin B; " if r["run"][0] in "BS" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
           "nodir": "fsync file only", "fdatasync-nodir": "fdatasync file only", "none": "none"}[r["mode"]])
     nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
     rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"
