@@ -403,8 +403,16 @@ bool sync_prepared(PreparedEvent& p, std::string& error) {
     error = "no prepared event file to sync";
     return false;
   }
-  if (::fsync(p.fd) != 0) {
-    error = "fsync " + p.tmp_path + ": " + errno_text(errno);
+  return complete_sync(p, ::fsync(p.fd) == 0 ? 0 : errno, error);
+}
+
+bool complete_sync(PreparedEvent& p, int fsync_errno, std::string& error) {
+  if (p.fd < 0 || p.tmp_path.empty()) {
+    error = "no prepared event file to sync";
+    return false;
+  }
+  if (fsync_errno != 0) {
+    error = "fsync " + p.tmp_path + ": " + errno_text(fsync_errno);
     discard_prepared(p);
     return false;
   }

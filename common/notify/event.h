@@ -88,9 +88,10 @@ struct PreparedEvent {
 // Writes the event into SPOOL/tmp/NAME (a recycled file when one fits, as write_event). Nothing
 // is left in tmp/ on failure. Never throws.
 bool prepare_event(const std::string& spool_dir, const Event& event, PreparedEvent& out, std::string& error);
-// fsync and close of the tmp/ file; on failure the file is removed. Safe on another thread than
-// the other steps, as long as nothing else touches the PreparedEvent meanwhile.
+// fsync and close of the tmp/ file; on failure the file is removed.
 bool sync_prepared(PreparedEvent& prepared, std::string& error);
+// The same after the caller ran the fsync itself (asynchronously): FSYNC_ERRNO is 0 or its errno.
+bool complete_sync(PreparedEvent& prepared, int fsync_errno, std::string& error);
 // Renames the synced file into new/, where notifyd takes it. Refuses a file that is not synced.
 // On failure the tmp/ file is removed.
 bool publish_prepared(PreparedEvent& prepared, std::string& error);

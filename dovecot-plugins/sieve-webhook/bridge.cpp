@@ -2,7 +2,9 @@
 // exception, so none crosses into Dovecot; failures become return values plus a log line.
 #include "dovecot-plugins/sieve-webhook/bridge.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -14,7 +16,7 @@
 #include "common/config/config.h"
 #include "common/notify/event.h"
 #include "common/notify/targets.h"
-#include "dovecot-plugins/sieve-webhook/sync_worker.h"
+#include "dovecot-plugins/sieve-webhook/async_fsync.h"
 #include "dovecot-plugins/sieve-webhook/webhook_logic.h"
 
 struct mw_webhook_config {
@@ -24,10 +26,17 @@ struct mw_webhook_config {
 // An event between prepare (written in tmp/, fsync running) and finish (bridge.h).
 struct mw_webhook_pending {
   mailward::notify::PreparedEvent prepared;
-  std::shared_ptr<mailward::webhook::SyncWorker::Job> job;  // the fsync running, if any
+  mailward::webhook::AsyncFsync file_sync;  // the tmp/ file's fsync, started at prepare
+  mailward::webhook::AsyncFsync dir_sync;   // new/'s fsync, started at publish
+  int dir_fd = -1;                          // new/, open while its fsync runs
+  ~mw_webhook_pending() {
+    (void)dir_sync.wait();
+    if (dir_fd >= 0) ::close(dir_fd);
+  }
   std::string target;
   std::string id;
   std::string spool;
+  std::string dir_error;  // new/ could not be opened for its fsync
   bool published = false;
 };
 
@@ -57,7 +66,6 @@ Cache& cache() {
 
 const char* str_or_empty(const char* s) { return s == nullptr ? "" : s; }
 
-using mailward::webhook::SyncWorker;
 
 std::string lost_text(const mw_webhook_pending& p, const std::string& error) {
   return "webhook: failed to write notification event for target \"" + p.target + "\" into spool " +
@@ -237,11 +245,7 @@ mw_webhook_pending* mw_webhook_prepare(const mw_webhook_config* config,
       return nullptr;
     }
     // The file's fsync runs while Dovecot stores the message; publish waits for it.
-    mw_webhook_pending* p = pending.get();
-    p->job = SyncWorker::instance().submit([p] {
-      std::string e;
-      return mailward::notify::sync_prepared(p->prepared, e) ? std::string() : e;
-    });
+    pending->file_sync.start(pending->prepared.fd);
     *status = MW_COMMIT_WRITTEN;
     return pending.release();
   } catch (const std::exception& e) {
@@ -255,11 +259,10 @@ mw_webhook_pending* mw_webhook_prepare(const mw_webhook_config* config,
 mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
   if (p == nullptr) return MW_COMMIT_FAILED;
   try {
-    std::string error = SyncWorker::instance().wait(p->job);
-    p->job.reset();
-    if (error.empty() && !mailward::notify::publish_prepared(p->prepared, error) && error.empty())
-      error = "not published";
-    if (!error.empty()) {
+    std::string error;
+    const int sync_errno = p->file_sync.wait();
+    if (!mailward::notify::complete_sync(p->prepared, sync_errno, error) ||
+        !mailward::notify::publish_prepared(p->prepared, error)) {
       mailward::notify::discard_prepared(p->prepared);
       emit(log, ctx, MW_LOG_ERROR, lost_text(*p, error));
       return MW_COMMIT_FAILED;
@@ -267,11 +270,9 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
     p->published = true;
     // The rename is durable once new/ is fsynced; finish waits for that before the delivery is
     // answered.
-    const std::string new_dir = p->prepared.new_dir;
-    p->job = SyncWorker::instance().submit([new_dir] {
-      std::string e;
-      return mailward::notify::sync_new_dir(new_dir, e) ? std::string() : e;
-    });
+    p->dir_fd = ::open(p->prepared.new_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (p->dir_fd >= 0) p->dir_sync.start(p->dir_fd);
+    else p->dir_error = "open " + p->prepared.new_dir + ": " + std::strerror(errno);
     emit(log, ctx, MW_LOG_INFO,
          "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" +
              p->prepared.new_path + ")");
@@ -288,9 +289,12 @@ void mw_webhook_finish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
   if (p == nullptr) return;
   std::unique_ptr<mw_webhook_pending> owned(p);
   try {
-    std::string error;
-    if (p->job) error = SyncWorker::instance().wait(p->job);
-    p->job.reset();
+    std::string error = p->dir_error;
+    if (p->file_sync.started()) (void)p->file_sync.wait();  // prepared, never published
+    if (p->dir_sync.started()) {
+      const int e = p->dir_sync.wait();
+      if (e != 0) error = "fsync " + p->prepared.new_dir + ": " + std::strerror(e);
+    }
     if (!p->published) {
       mailward::notify::discard_prepared(p->prepared);  // rolled back: never reaches new/
     } else if (!error.empty()) {  // in new/, but the directory fsync failed (README: spool modes)

@@ -22,7 +22,7 @@
 
 #include "common/config/config.h"
 #include "dovecot-plugins/sieve-webhook/bridge.h"
-#include "dovecot-plugins/sieve-webhook/sync_worker.h"
+#include "dovecot-plugins/sieve-webhook/async_fsync.h"
 
 namespace mailward::webhook {
 namespace {
@@ -433,46 +433,46 @@ TEST(Bridge, PreparePublishFinishAndRollback) {
   mw_webhook_config_free(cfg);
 }
 
-TEST(SyncWorker, RunsJobsOffTheCallingThreadAndHandsBackResults) {
-  webhook::SyncWorker worker;
-  const auto caller = std::this_thread::get_id();
-  std::vector<std::shared_ptr<webhook::SyncWorker::Job>> jobs;
-  std::vector<int> ran(20, 0);  // each slot written by one job, read after its wait
-  std::vector<char> off_thread(20, 0);
-  for (int i = 0; i < 20; ++i) {
-    jobs.push_back(worker.submit([&, i]() -> std::string {
-      off_thread[static_cast<std::size_t>(i)] = std::this_thread::get_id() != caller;
-      ran[static_cast<std::size_t>(i)] += 1;
-      if (i == 7) throw std::runtime_error("job 7 threw");
-      return i % 10 == 3 ? "failed " + std::to_string(i) : "";
-    }));
+TEST(AsyncFsync, StartsNowAndReportsAtWaitInAnyOrder) {
+  TempDir dir;
+  int fds[3];
+  webhook::AsyncFsync syncs[3];
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = (dir.path / ("f" + std::to_string(i))).string();
+    fds[i] = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fds[i], 0);
+    ASSERT_EQ(::write(fds[i], "event\n", 6), 6);
+    EXPECT_FALSE(syncs[i].started());
+    EXPECT_TRUE(syncs[i].start(fds[i])) << "Linux AIO fsync should be available here (kernel >= 4.18)";
+    EXPECT_TRUE(syncs[i].started());
   }
-  for (int i = 0; i < 20; ++i) {
-    const std::string r = worker.wait(jobs[static_cast<std::size_t>(i)]);
-    if (i == 7) EXPECT_EQ(r, "job 7 threw");
-    else EXPECT_EQ(r, i % 10 == 3 ? "failed " + std::to_string(i) : "") << i;
-    EXPECT_EQ(ran[static_cast<std::size_t>(i)], 1) << i;
-    EXPECT_TRUE(off_thread[static_cast<std::size_t>(i)]) << i;
+  // Waited for in reverse order: completions of the others are recorded on them meanwhile.
+  for (int i = 2; i >= 0; --i) {
+    EXPECT_EQ(syncs[i].wait(), 0) << i;
+    EXPECT_FALSE(syncs[i].started());
+    ::close(fds[i]);
   }
-  EXPECT_EQ(worker.wait(nullptr), "no job");
-  // A job dropped without wait is joined by its destructor (no std::terminate).
-  bool dropped_ran = false;
-  worker.submit([&]() -> std::string {
-    dropped_ran = true;
-    return "";
-  }).reset();
-  EXPECT_TRUE(dropped_ran);
+  webhook::AsyncFsync never_started;
+  EXPECT_EQ(never_started.wait(), EBADF);
 
-  // Signals stay with the delivering thread: the job's thread blocks them all.
-  auto mask_job = worker.submit([]() -> std::string {
-    sigset_t mask;
-    ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-    return ::sigismember(&mask, SIGTERM) == 1 && ::sigismember(&mask, SIGCHLD) == 1 ? "" : "signals not blocked";
-  });
-  EXPECT_EQ(worker.wait(mask_job), "");
-  sigset_t mine;
-  ::pthread_sigmask(SIG_SETMASK, nullptr, &mine);
-  EXPECT_EQ(::sigismember(&mine, SIGTERM), 0) << "the creating thread's mask must be restored";
+  // A descriptor that is not open: the submission is refused, wait() reports fsync's EBADF.
+  const int closed = ::open((dir.path / "f0").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(closed, 0);
+  ::close(closed);
+  webhook::AsyncFsync bad;
+  EXPECT_FALSE(bad.start(closed));
+  EXPECT_EQ(bad.wait(), EBADF);
+
+  // Without AIO the fsync runs synchronously in wait(), same result.
+  webhook::AsyncFsync::disable_aio_for_testing(true);
+  const int fd = ::open((dir.path / "f1").c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  webhook::AsyncFsync plain;
+  EXPECT_FALSE(plain.start(fd));
+  EXPECT_TRUE(plain.started());
+  EXPECT_EQ(plain.wait(), 0);
+  ::close(fd);
+  webhook::AsyncFsync::disable_aio_for_testing(false);
 }
 
 TEST(Bridge, DecideAddAndArgumentChecks) {
