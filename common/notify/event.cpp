@@ -399,11 +399,8 @@ bool prepare_event(const std::string& spool_dir, const Event& event, PreparedEve
 }
 
 bool sync_prepared(PreparedEvent& p, std::string& error) {
-  if (p.fd < 0 || p.tmp_path.empty()) {
-    error = "no prepared event file to sync";
-    return false;
-  }
-  return complete_sync(p, ::fsync(p.fd) == 0 ? 0 : errno, error);
+  // complete_sync refuses an event without an open file; nothing is synced for one.
+  return complete_sync(p, p.fd >= 0 && ::fsync(p.fd) != 0 ? errno : 0, error);
 }
 
 bool complete_sync(PreparedEvent& p, int fsync_errno, std::string& error) {

@@ -29,15 +29,16 @@ struct mw_webhook_pending {
   mailward::webhook::AsyncFsync file_sync;  // the tmp/ file's fsync, started at prepare
   mailward::webhook::AsyncFsync dir_sync;   // new/'s fsync, started at publish
   int dir_fd = -1;                          // new/, open while its fsync runs
-  ~mw_webhook_pending() {
-    (void)dir_sync.wait();
-    if (dir_fd >= 0) ::close(dir_fd);
-  }
   std::string target;
   std::string id;
   std::string spool;
   std::string dir_error;  // new/ could not be opened for its fsync
   bool published = false;
+
+  ~mw_webhook_pending() {
+    (void)dir_sync.wait();  // no-op when finish waited already
+    if (dir_fd >= 0) ::close(dir_fd);
+  }
 };
 
 namespace {
@@ -65,7 +66,6 @@ Cache& cache() {
 }
 
 const char* str_or_empty(const char* s) { return s == nullptr ? "" : s; }
-
 
 std::string lost_text(const mw_webhook_pending& p, const std::string& error) {
   return "webhook: failed to write notification event for target \"" + p.target + "\" into spool " +
@@ -261,9 +261,9 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
   try {
     std::string error;
     const int sync_errno = p->file_sync.wait();
+    // Each step removes the tmp/ file when it fails.
     if (!mailward::notify::complete_sync(p->prepared, sync_errno, error) ||
         !mailward::notify::publish_prepared(p->prepared, error)) {
-      mailward::notify::discard_prepared(p->prepared);
       emit(log, ctx, MW_LOG_ERROR, lost_text(*p, error));
       return MW_COMMIT_FAILED;
     }
