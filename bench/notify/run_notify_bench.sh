@@ -139,11 +139,16 @@ run_plugins() {
       sieve_extprograms) exts="$exts +vnd.dovecot.execute" ;;
     esac
   done
+  # An empty sieve_extensions would disable every extension (variables too): the baseline script
+  # would then fail to compile at each delivery instead of running. Without plugins the line is
+  # left out, so Pigeonhole's default extensions apply; with them, "+ext" adds to the defaults.
+  local ext_line=""
+  [ -z "$exts" ] || ext_line="sieve_extensions = $exts"
   cat >"$B/run-plugins.conf" <<CONF
 plugin {
   sieve_plugin_dir = $B/plugins
   sieve_plugins = $1
-  sieve_extensions = $exts
+  $ext_line
   sieve_execute_bin_dir = $B/bin
   mailward_config = $MWCONF
 }
@@ -322,6 +327,10 @@ for run in $RUNS; do
   fi
   load "$tag" "$N"
   d1=$(cg_ns "$CGR"); m1=$(busy_idle)
+  # Every run must have run its script: a compile failure falls back to the implicit keep and
+  # would measure something else.
+  ! grep -q "Failed to compile" "$MW_LOGS/dovecot.log" 2>/dev/null \
+    || die "run $run: Sieve failed to compile the script: $(grep -m1 'Failed to compile' "$MW_LOGS/dovecot.log")"
   if [ -n "${PERF_DIR:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
   case "$run" in s*|S) kill -CONT "$NOTIFYD_PID" ;; esac
   [ "$notify" = 0 ] || wait_received "$tag" "$N"
