@@ -11,6 +11,8 @@
 #        No latency figure for this run.
 #   b-*, s-*  (b) or (s) with write_event's fsyncs changed through an LD_PRELOAD shim
 #        (fsync_shim.c), only for descriptors under the spool: fdatasync | nodir | fdatasync-nodir | none
+#        (the plugin's fsyncs now go through Linux AIO, which the shim does not see: these runs
+#        change only the fallback path)
 # Client: lmtp_load.py (CONNS persistent LMTP connections, same for every run), 20 warm-up messages
 # per run (script compiled, notifyd's TLS connection up) before the N measured ones.
 # Receiver (MW_BENCH_RECEIVER): c (default) BUILD/bench/notify_receiver (one thread, epoll, OpenSSL;
@@ -33,6 +35,8 @@
 #        without events
 #   p    the baseline script (a) with both Sieve plugins loaded but unused (before 2025-11-28 this was
 #        the baseline: every run loaded both plugins)
+#   X    (b)'s script with plugin B (MW_BENCH_PLUGIN_B) and no notification awaited: for a plugin
+#        build that records the action but writes no event (the cost of Pigeonhole's action alone)
 # Filesystem (MW_BENCH_FS): ext4 (default) gives every run a freshly made ext4 with mkfs.ext4's
 #   defaults (journal, as a Debian install has) on a loop device, holding the mail store and the
 #   spool: each run starts from the same state. root keeps both on the state directory's
@@ -300,13 +304,14 @@ for run in $RUNS; do
     p|p[0-9]) script=none; MODE=fsync; notify=0; plugins="sieve_mailward sieve_extprograms" ;;
     l|l[0-9]) script=loaded; MODE=fsync; notify=0; plugins=sieve_mailward ;;
     b|b[0-9]|s|s[0-9]|B|S) script=mailward; MODE=fsync; notify=1; plugins=sieve_mailward ;;
+    X) script=mailward; MODE=fsync; notify=0; plugins=sieve_mailward ;;
     b-*|s-*) script=mailward; MODE="${run#?-}"; notify=1; plugins=sieve_mailward ;;
     c) script=execute; MODE=fsync; notify=1; plugins=sieve_extprograms ;;
     *) die "unknown run $run" ;;
   esac
   run_plugins "$plugins"
   case "$run" in
-    B|S) [ -f "$PLUGIN_B" ] || die "run $run needs MW_BENCH_PLUGIN_B"; cp "$PLUGIN_B" "$B/plugins/$(basename "$PLUGIN")" ;;
+    B|S|X) [ -f "$PLUGIN_B" ] || die "run $run needs MW_BENCH_PLUGIN_B"; cp "$PLUGIN_B" "$B/plugins/$(basename "$PLUGIN")" ;;
     *) cp "$PLUGIN" "$B/plugins/" ;;
   esac
   notifyd_stop
@@ -396,7 +401,7 @@ for r in rs:
     ncpu = None
     if base:
         ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + r["notifyd_cpu_ms"]
-    fs = "-" if r["run"][0] in "acpl" else ("notifyd stopped; " if r["run"][0] in "sS" else "") + ("plugin B; " if r["run"][0] in "BS" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
+    fs = "-" if r["run"][0] in "acpl" else ("notifyd stopped; " if r["run"][0] in "sS" else "") + ("plugin B; " if r["run"][0] in "BSX" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
           "nodir": "fsync file only", "fdatasync-nodir": "fdatasync file only", "none": "none"}[r["mode"]])
     nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
     rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"

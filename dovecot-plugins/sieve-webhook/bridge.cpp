@@ -35,8 +35,12 @@ struct mw_webhook_pending {
   std::string dir_error;  // new/ could not be opened for its fsync
   bool published = false;
 
+  // Whatever path ends the event (finish, or an exception between prepare and finish): its
+  // fsyncs are waited for, and an event never published leaves nothing in tmp/.
   ~mw_webhook_pending() {
-    (void)dir_sync.wait();  // no-op when finish waited already
+    if (file_sync.started()) (void)file_sync.wait();
+    if (!published) mailward::notify::discard_prepared(prepared);
+    if (dir_sync.started()) (void)dir_sync.wait();
     if (dir_fd >= 0) ::close(dir_fd);
   }
 };
@@ -287,19 +291,16 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
 
 void mw_webhook_finish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
   if (p == nullptr) return;
-  std::unique_ptr<mw_webhook_pending> owned(p);
+  std::unique_ptr<mw_webhook_pending> owned(p);  // its destructor removes an unpublished event
   try {
     std::string error = p->dir_error;
-    if (p->file_sync.started()) (void)p->file_sync.wait();  // prepared, never published
     if (p->dir_sync.started()) {
       const int e = p->dir_sync.wait();
       if (e != 0) error = "fsync " + p->prepared.new_dir + ": " + std::strerror(e);
     }
-    if (!p->published) {
-      mailward::notify::discard_prepared(p->prepared);  // rolled back: never reaches new/
-    } else if (!error.empty()) {  // in new/, but the directory fsync failed (README: spool modes)
+    // In new/, but the directory fsync failed (README: spool modes).
+    if (p->published && !error.empty())
       emit(log, ctx, MW_LOG_WARNING, "webhook: notification queued but not synced: " + error);
-    }
   } catch (const std::exception& e) {
     emit(log, ctx, MW_LOG_ERROR, std::string("webhook: ") + e.what());
   } catch (...) {
