@@ -266,7 +266,8 @@ bool host_allowed(std::string_view host, const std::vector<std::string>& allowli
 NotifySettings parse_notify_settings(const Config& c) {
   NotifySettings s;
   c.require_known_keys("notify", {"spool", "per_message_limit", "user", "metrics_listen",
-                                  "rescan_interval", "max_in_flight", "log", "log_level", "log_sent"});
+                                  "rescan_interval", "max_in_flight", "log", "log_level", "log_sent",
+                                  "batch_window"});
   if (const Entry* e = c.find("notify", "spool")) {
     if (!e->value.starts_with("/")) Config::fail(*e, "'" + e->value + "' is not an absolute path");
     s.spool = e->value;
@@ -286,6 +287,9 @@ NotifySettings parse_notify_settings(const Config& c) {
     Config::fail(*c.find("notify", "rescan_interval"), "must be between 1s and 1h");
   s.rescan_interval = std::chrono::duration_cast<std::chrono::seconds>(rescan);
   s.max_in_flight = static_cast<unsigned>(c.get_int("notify", "max_in_flight", 64, 1, 10000));
+  s.batch_window = c.get_duration("notify", "batch_window", std::chrono::milliseconds(10));
+  if (s.batch_window > std::chrono::seconds(1))
+    Config::fail(*c.find("notify", "batch_window"), "must be between 0 and 1s");
   s.log = c.get_string("notify", "log", "");
   s.log_level = c.get_string("notify", "log_level", "");
   if (const Entry* e = c.find("notify", "log_sent")) {

@@ -80,6 +80,7 @@ struct NotifySettings {
   std::string log;                  // "stderr", "syslog" or /path (empty: [log] destination)
   std::string log_level;            // empty: [log] level
   bool log_sent_debug = false;      // log_sent = debug: the line per sent event at debug, not info
+  std::chrono::milliseconds batch_window{10};  // new events gathered this long before sending (0: at once)
 
   const Target* find(std::string_view name) const;
 };

@@ -24,7 +24,7 @@ std::string error_of(const std::string& text) {
 TEST(NotifyTargets, ReadsEveryKey) {
   Config c = Config::parse(
       "[notify]\nspool = /var/spool/x\nper_message_limit = 5\nmetrics_listen = 127.0.0.1:9468\n"
-      "rescan_interval = 10s\nmax_in_flight = 8\nuser = mailward\nlog_sent = debug\n"
+      "rescan_interval = 10s\nmax_in_flight = 8\nuser = mailward\nlog_sent = debug\nbatch_window = 0\n"
       "[target.phone]\nurl = https://ntfy.example/alerts\nformat = ntfy\nmethod = PUT\n"
       "header = X-A: 1\nheader = X-B:two words\nsecret_file = /etc/s\ntimeout = 250ms\n"
       "max_attempts = 3\nmax_age = 1h\nrate_per_target = 60/1m\nrate_per_user = 10/30s\n"
@@ -40,6 +40,9 @@ TEST(NotifyTargets, ReadsEveryKey) {
   EXPECT_EQ(s.max_in_flight, 8u);
   EXPECT_EQ(s.user, "mailward");
   EXPECT_TRUE(s.log_sent_debug);
+  EXPECT_EQ(s.batch_window.count(), 0);
+  EXPECT_EQ(parse_notify_settings(Config::parse("", "t.conf")).batch_window.count(), 10);  // default
+  EXPECT_EQ(parse_notify_settings(Config::parse("[notify]\nbatch_window = 250ms\n", "t.conf")).batch_window.count(), 250);
   ASSERT_EQ(s.targets.size(), 2u);
   const Target& t = s.targets[0];
   EXPECT_EQ(t.name, "phone");
@@ -108,6 +111,7 @@ TEST(NotifyTargets, Errors) {
       {"[notify]\nspool = rel\n", "t.conf:2: [notify] spool: 'rel' is not an absolute path"},
       {"[notify]\nmetrics_listen = 9468\n", "t.conf:2: [notify] metrics_listen: '9468' is not ADDRESS:PORT"},
       {"[notify]\nlog_sent = warning\n", "t.conf:2: [notify] log_sent: 'warning' is not info or debug"},
+      {"[notify]\nbatch_window = 2s\n", "t.conf:2: [notify] batch_window: must be between 0 and 1s"},
       {"[notify]\nbogus = 1\n", "t.conf:2: [notify] bogus: unknown key"},
   };
   for (const auto& [text, error] : cases) EXPECT_EQ(error_of(text), error) << text;

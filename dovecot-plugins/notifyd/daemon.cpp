@@ -122,6 +122,13 @@ class Dispatcher {
     rescan();
     std::int64_t next_rescan = mono_ms() + settings_.rescan_interval.count() * 1000;
     std::int64_t stop_deadline = 0;
+    // [notify] batch_window: after inotify says an event arrived, notifyd waits this long before
+    // reading inotify again, so the events of a busy moment are read, sent and answered in one
+    // turn of the loop instead of one wake-up each (LMTP benchmark: notifyd 0.30-0.36 ms of CPU per
+    // event with 10 ms against 0.41-0.48 without, the receiver 0.07-0.09 against 0.11-0.13; each
+    // notification later by up to the window). 0: read and send at once.
+    const std::int64_t batch_ms = settings_.batch_window.count();
+    std::int64_t batch_until = 0;  // > 0: inotify is left unread until then
 
     while (true) {
       if (!stopping_) start_ready();
@@ -129,14 +136,17 @@ class Dispatcher {
 
       curl_waitfd extra[3] = {};
       unsigned n = 0;
+      const bool batching = batch_until > 0;
       for (int fd : {sfd_, ifd_, metrics_fd_}) {
-        if (fd < 0) continue;
+        if (fd < 0 || (batching && fd == ifd_)) continue;
         extra[n].fd = fd;
         extra[n].events = CURL_WAIT_POLLIN;
         ++n;
       }
       int timeout = static_cast<int>(std::clamp<std::int64_t>(next_wakeup() - now_ms(), 0, 1000));
       timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, next_rescan - mono_ms())));
+      if (batching)
+        timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, batch_until - mono_ms())));
       curl_multi_poll(multi_, extra, n, timeout, nullptr);
       // Only the descriptors poll reported are read (a wake-up for a curl socket costs no
       // signalfd read, inotify read or accept); if curl_multi_poll failed, revents stay 0 and the
@@ -154,7 +164,13 @@ class Dispatcher {
         stop_deadline = mono_ms() + 5000;
         log::info("stopping: waiting up to 5 s for ", transfers_.size(), " requests in flight");
       }
-      if (inotify_ready) read_inotify();
+      if (batching && mono_ms() >= batch_until) {
+        batch_until = 0;
+        read_inotify();  // everything that arrived during the window
+      } else if (inotify_ready) {
+        if (batch_ms > 0) batch_until = mono_ms() + batch_ms;
+        else read_inotify();
+      }
       if (metrics_ready) serve_metrics();
       int running = 0;
       curl_multi_perform(multi_, &running);

@@ -352,6 +352,28 @@ done
 sent=$(echo "$m" | awk '/^mailward_notify_sent_total/ {print $2}')
 [ "$sent" -ge 1 ] || die "sent_total is $sent after restart"
 
+# === 7b. batch window: events that arrive together wait for the window, then go out together =====
+say "7b: batch window"
+kill -TERM "$NOTIFYD_PID"; wait "$NOTIFYD_PID" 2>/dev/null || true; NOTIFYD_PID=""
+# No periodic rescan during this part: it would pick the events up before the window ends.
+sed -i -e 's/^rescan_interval = .*/rescan_interval = 1h\nbatch_window = 400ms/' "$W/mailward.conf"
+start_notifyd
+sleep 0.3
+t0=$(date +%s.%N)
+cli enqueue --target generic --user alice@example.org --message batched --count 5 > "$W/ids.batch"
+wait_ids "$W/ids.batch" 10
+python3 - "$W/requests.jsonl" "$W/ids.batch" "$t0" <<'PY' || die "batch_window = 400ms not honoured"
+import json, sys
+ids = set(l.split()[-1] for l in open(sys.argv[2]) if l.strip())
+times = sorted(json.loads(l)["time"] for l in open(sys.argv[1])
+               if json.loads(l)["headers"].get("Idempotency-Key") in ids)
+first, last = times[0] - float(sys.argv[3]), times[-1] - float(sys.argv[3])
+assert len(times) == 5, times
+assert first >= 0.35, f"first request {first:.3f}s after the events were written: window not waited"
+assert last - first < 0.3, f"requests spread over {last - first:.3f}s: not sent together"
+print(f"batch window: 5 requests {first:.3f}-{last:.3f}s after writing", file=sys.stderr)
+PY
+
 # SIGTERM exits cleanly
 kill -TERM "$NOTIFYD_PID"
 for _ in $(seq 60); do kill -0 "$NOTIFYD_PID" 2>/dev/null || break; sleep 0.1; done
