@@ -73,7 +73,7 @@ WriteResult write_event(const std::string& spool_dir, const Event& event);
 
 // write_event in its steps, for a writer that overlaps the two fsyncs with other work: the Sieve
 // plugin prepares the file during Sieve's execute phase and publishes it at commit, running the
-// fsyncs on a background thread (dovecot-plugins/sieve-webhook/README.md, "Overlapped fsyncs").
+// fsyncs asynchronously (dovecot-plugins/sieve-webhook/README.md, "Overlapped fsyncs").
 // write_event is exactly prepare_event, sync_prepared, publish_prepared, sync_new_dir. The order
 // and the guarantee are the same: the file's bytes are fsynced before it is renamed into new/,
 // and new/ is fsynced before the delivery is answered; until publish_prepared, notifyd never sees

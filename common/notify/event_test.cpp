@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace mailward::notify {
@@ -35,6 +37,16 @@ Event sample() {
   e.priority = Priority::high;
   e.fields = {{"b", "2"}, {"a", "1"}};
   return e;
+}
+
+// An empty spool under the temp directory, SPOOL/NAME-PID with the subdirectories SUBDIRS (a
+// spool without free/ is one written before reuse existed).
+std::filesystem::path fresh_spool(const std::string& name, std::initializer_list<const char*> subdirs) {
+  namespace fs = std::filesystem;
+  fs::path spool = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(spool);
+  for (const char* d : subdirs) fs::create_directories(spool / d);
+  return spool;
 }
 
 void expect_same(const Event& a, const Event& b) {
@@ -170,10 +182,7 @@ TEST(NotifyEvent, NewIdsAreHexAndDistinct) {
 // write_event's steps one by one (the plugin runs them in Pigeonhole's phases).
 TEST(NotifyEvent, StepsPrepareSyncPublishAndDiscard) {
   namespace fs = std::filesystem;
-  fs::path spool = fs::temp_directory_path() / ("mw-notify-steps-" + std::to_string(::getpid()));
-  fs::remove_all(spool);
-  fs::create_directories(spool / "tmp");
-  fs::create_directories(spool / "new");
+  fs::path spool = fresh_spool("mw-notify-steps", {"tmp", "new"});
   Event e = sample();
   std::string error;
 
@@ -221,10 +230,7 @@ TEST(NotifyEvent, StepsPrepareSyncPublishAndDiscard) {
 
 TEST(NotifyEvent, WritesDurablyIntoNew) {
   namespace fs = std::filesystem;
-  fs::path spool = fs::temp_directory_path() / ("mw-notify-test-" + std::to_string(::getpid()));
-  fs::remove_all(spool);
-  fs::create_directories(spool / "tmp");
-  fs::create_directories(spool / "new");
+  fs::path spool = fresh_spool("mw-notify-test", {"tmp", "new"});
   Event e = sample();
   WriteResult w = write_event(spool.string(), e);
   ASSERT_TRUE(w.ok) << w.error;
@@ -269,9 +275,7 @@ TEST(NotifyEvent, TwoRefusedFilesInOneWriteAreBothSetAside) {
   // journal and without fsck): both are refused and set aside in tmp/ under distinct names, each
   // with its content untouched (renaming the second onto the first would unlink the first).
   namespace fs = std::filesystem;
-  fs::path spool = fs::temp_directory_path() / ("mw-notify-stale2-" + std::to_string(::getpid()));
-  fs::remove_all(spool);
-  for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+  fs::path spool = fresh_spool("mw-notify-stale2", {"tmp", "new", "free"});
   std::vector<std::string> contents;
   for (const char* pair : {"aa", "cc"}) {
     Event named = sample();
@@ -331,9 +335,7 @@ TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     if (c.setup == Setup::other_owner && ::geteuid() != 0) continue;  // needs chown
-    fs::path spool = fs::temp_directory_path() / ("mw-notify-reuse-" + std::to_string(::getpid()));
-    fs::remove_all(spool);
-    for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+    fs::path spool = fresh_spool("mw-notify-reuse", {"tmp", "new", "free"});
     Event old = sample();
     old.id = old_id;
     old.time_ms = 1764300000000;
@@ -394,9 +396,7 @@ TEST(NotifyEvent, ReusesSentFilesOnlyWhenSafe) {
 // (notifyd reads new/ only): the delivery whose commit did not finish was not answered.
 TEST(NotifyEvent, ReuseTakesEachFileOnce) {
   namespace fs = std::filesystem;
-  fs::path spool = fs::temp_directory_path() / ("mw-notify-reuse2-" + std::to_string(::getpid()));
-  fs::remove_all(spool);
-  for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+  fs::path spool = fresh_spool("mw-notify-reuse2", {"tmp", "new", "free"});
   // Three sent files in free/, four events: three reuse, the fourth creates; all distinct inodes.
   std::vector<Event> sent;
   for (int i = 0; i < 3; ++i) {
@@ -428,9 +428,7 @@ TEST(NotifyEvent, ReuseTakesEachFileOnce) {
 // the same file), and nothing may be left in tmp/.
 TEST(NotifyEvent, ConcurrentWritersNeverShareAReusedFile) {
   namespace fs = std::filesystem;
-  fs::path spool = fs::temp_directory_path() / ("mw-notify-reuse3-" + std::to_string(::getpid()));
-  fs::remove_all(spool);
-  for (const char* d : {"tmp", "new", "free"}) fs::create_directories(spool / d);
+  fs::path spool = fresh_spool("mw-notify-reuse3", {"tmp", "new", "free"});
   auto make = [](int writer, int i) {
     Event e = sample();
     char id[33];

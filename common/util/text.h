@@ -30,7 +30,13 @@ constexpr bool is_tchar(char c) noexcept {
 }
 
 std::string to_lower(std::string_view s);
-bool iequals(std::string_view a, std::string_view b) noexcept;
+// Inline: parsers call it per token and most pairs differ in length already.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
 bool iends_with(std::string_view s, std::string_view suffix) noexcept;
 

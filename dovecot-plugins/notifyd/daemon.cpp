@@ -144,9 +144,12 @@ class Dispatcher {
         ++n;
       }
       int timeout = static_cast<int>(std::clamp<std::int64_t>(next_wakeup() - now_ms(), 0, 1000));
-      timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, next_rescan - mono_ms())));
-      if (batching)
-        timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, batch_until - mono_ms())));
+      // No later than a monotonic deadline (ms).
+      auto wake_by = [&timeout](std::int64_t deadline) {
+        timeout = static_cast<int>(std::min<std::int64_t>(timeout, std::max<std::int64_t>(0, deadline - mono_ms())));
+      };
+      wake_by(next_rescan);
+      if (batching) wake_by(batch_until);
       curl_multi_poll(multi_, extra, n, timeout, nullptr);
       // Only the descriptors poll reported are read (a wake-up for a curl socket costs no
       // signalfd read, inotify read or accept); if curl_multi_poll failed, revents stay 0 and the

@@ -53,6 +53,22 @@ void emit(mw_log_fn* log, void* ctx, mw_log_level level, const std::string& text
   if (log != nullptr) log(ctx, level, text.c_str());
 }
 
+// Logs the exception being handled, as an error: PREFIX + what(), or PREFIX + "unknown error".
+// Only inside a catch block.
+void emit_caught(mw_log_fn* log, void* ctx, const char* prefix) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      emit(log, ctx, MW_LOG_ERROR, std::string(prefix) + e.what());
+      return;
+    } catch (...) {
+    }
+    emit(log, ctx, MW_LOG_ERROR, std::string(prefix) + "unknown error");
+  } catch (...) {  // no memory even for the line: nothing more to do
+  }
+}
+
 // One parsed file per process (an LMTP process creates a Sieve instance for every delivery, and
 // with it loads the plugin; parsing again only when the file changed keeps that cheap).
 struct Cache {
@@ -105,10 +121,8 @@ mw_webhook_config* mw_webhook_config_load(const char* path, mw_log_fn* log, void
       c.settings = std::move(settings);
     }
     return new mw_webhook_config{c.settings};
-  } catch (const std::exception& e) {
-    emit(log, ctx, MW_LOG_ERROR, std::string("invalid mailward configuration: ") + e.what());
   } catch (...) {
-    emit(log, ctx, MW_LOG_ERROR, "invalid mailward configuration: unknown error");
+    emit_caught(log, ctx, "invalid mailward configuration: ");
   }
   return nullptr;
 }
@@ -252,10 +266,8 @@ mw_webhook_pending* mw_webhook_prepare(const mw_webhook_config* config,
     pending->file_sync.start(pending->prepared.fd);
     *status = MW_COMMIT_WRITTEN;
     return pending.release();
-  } catch (const std::exception& e) {
-    emit(log, ctx, MW_LOG_ERROR, std::string("webhook: notification not written: ") + e.what());
   } catch (...) {
-    emit(log, ctx, MW_LOG_ERROR, "webhook: notification not written: unknown error");
+    emit_caught(log, ctx, "webhook: notification not written: ");
   }
   return nullptr;
 }
@@ -281,10 +293,8 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
          "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" +
              p->prepared.new_path + ")");
     return MW_COMMIT_WRITTEN;
-  } catch (const std::exception& e) {
-    emit(log, ctx, MW_LOG_ERROR, std::string("webhook: notification not written: ") + e.what());
   } catch (...) {
-    emit(log, ctx, MW_LOG_ERROR, "webhook: notification not written: unknown error");
+    emit_caught(log, ctx, "webhook: notification not written: ");
   }
   return MW_COMMIT_FAILED;
 }
@@ -301,10 +311,8 @@ void mw_webhook_finish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
     // In new/, but the directory fsync failed (README: spool modes).
     if (p->published && !error.empty())
       emit(log, ctx, MW_LOG_WARNING, "webhook: notification queued but not synced: " + error);
-  } catch (const std::exception& e) {
-    emit(log, ctx, MW_LOG_ERROR, std::string("webhook: ") + e.what());
   } catch (...) {
-    emit(log, ctx, MW_LOG_ERROR, "webhook: unknown error");
+    emit_caught(log, ctx, "webhook: ");
   }
 }
 

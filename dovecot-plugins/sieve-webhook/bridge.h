@@ -78,14 +78,14 @@ enum mw_commit_status { MW_COMMIT_WRITTEN = 0, MW_COMMIT_REFUSED = 1, MW_COMMIT_
  * directory's with the rest of the delivery, and the delivery is answered only after both.
  *
  * mw_webhook_prepare (Sieve execute phase): builds the event, writes it into SPOOL/tmp/ and starts
- * its fsync on a background thread. Returns NULL when there is nothing to publish, with *STATUS
+ * its fsync asynchronously (Linux AIO, async_fsync.h). Returns NULL when there is nothing to publish, with *STATUS
  * REFUSED (a reason that is the script's or the administrator's: unknown target, user not
  * allowed; logged as a warning) or FAILED (the spool could not be written; logged as an error with
  * the path and errno text). Warnings about dropped parts are logged too.
  * mw_webhook_publish (commit): waits for the file's fsync, renames it into SPOOL/new/ (notifyd
  * takes it from there) and starts the fsync of new/. WRITTEN or FAILED (logged).
  * mw_webhook_finish (always last, also after a rollback or without publish): waits for the
- * background fsync; an event not published is removed from tmp/. Frees PENDING. */
+ * fsyncs still running; an event not published is removed from tmp/. Frees PENDING. */
 struct mw_webhook_pending;
 struct mw_webhook_pending *mw_webhook_prepare(const struct mw_webhook_config *config,
                                               const struct mw_webhook_request *request,

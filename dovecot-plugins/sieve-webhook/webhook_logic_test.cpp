@@ -5,8 +5,6 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,9 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/config/config.h"

@@ -86,15 +86,9 @@ const char* copy_relaxed_run(const char* p, const char* end, char*& w, const cha
 std::string_view to_string(Canon c) noexcept { return c == Canon::simple ? "simple" : "relaxed"; }
 
 std::optional<Canon> parse_canon(std::string_view word) noexcept {
-  // Case-insensitive as before (see canon.h), compared inline.
-  auto same = [word](std::string_view lower) noexcept {
-    if (word.size() != lower.size()) return false;
-    for (std::size_t i = 0; i < lower.size(); ++i)
-      if (text::ascii_lower(word[i]) != lower[i]) return false;
-    return true;
-  };
-  if (same("simple")) return Canon::simple;
-  if (same("relaxed")) return Canon::relaxed;
+  // Case-insensitive (see canon.h).
+  if (text::iequals(word, "simple")) return Canon::simple;
+  if (text::iequals(word, "relaxed")) return Canon::relaxed;
   return std::nullopt;
 }
 
