@@ -1,0 +1,346 @@
+// Event slots (slot.h): record format, the writer's claim and fill, notifyd's read and free.
+#include "common/notify/slot.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace mailward::notify {
+
+namespace {
+
+constexpr char kMagic[8] = {'m', 'w', 's', 'l', 'o', 't', '1', '\n'};
+constexpr char kReady = 'R';
+constexpr char kFree = 'F';
+
+constexpr std::array<std::uint32_t, 256> make_crc_table() {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}
+constexpr std::array<std::uint32_t, 256> kCrcTable = make_crc_table();
+
+std::uint32_t crc32_update(std::uint32_t crc, std::string_view bytes) {
+  for (char c : bytes) crc = kCrcTable[(crc ^ static_cast<unsigned char>(c)) & 0xFF] ^ (crc >> 8);
+  return crc;
+}
+
+void put_le32(char* at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) at[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+std::uint32_t get_le32(const char* at) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(at[i])) << (8 * i);
+  return v;
+}
+
+// CRC over the length field and the JSON (slot.h).
+std::uint32_t record_crc(const char* length_field, std::string_view json) {
+  std::uint32_t crc = crc32_update(0xFFFFFFFFu, std::string_view(length_field, 4));
+  return crc32_update(crc, json) ^ 0xFFFFFFFFu;
+}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+bool pwrite_all(int fd, const char* data, std::size_t size, off_t offset) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, data + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+ssize_t pread_full(int fd, char* data, std::size_t size, off_t offset) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, data + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+// A slot file as created by claim_slot: a regular file with one link, the full size, owned by
+// OWNER. Anything else in slots/ (a symlink is refused by O_NOFOLLOW already, a hard link to
+// someone else's file, a file of another size) is never written or trusted.
+bool is_slot_file(const struct stat& st, uid_t owner) {
+  return S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == owner &&
+         st.st_size == static_cast<off_t>(kSlotFileBytes);
+}
+
+// "<uid>-<k>", both decimal, k < kSlotsPerUid: the uid, or -1 for any other name.
+long uid_of_slot_name(std::string_view name) {
+  const std::size_t dash = name.find('-');
+  if (dash == 0 || dash == std::string_view::npos || dash > 10 || dash + 1 >= name.size() ||
+      name.size() - dash - 1 > 2)
+    return -1;
+  long uid = 0;
+  unsigned k = 0;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (i == dash) continue;
+    if (name[i] < '0' || name[i] > '9') return -1;
+    if (i < dash) uid = uid * 10 + (name[i] - '0');
+    else k = k * 10 + static_cast<unsigned>(name[i] - '0');
+  }
+  return k < kSlotsPerUid && uid <= 0xFFFFFFFFL ? uid : -1;
+}
+
+// Per process: where the next claim starts looking (the slot after the last one taken is most
+// likely free: notifyd frees slots in about the order they were written), and until when the
+// slots of which spool count as busy.
+unsigned g_next_slot = 0;
+std::chrono::steady_clock::time_point g_all_busy_until{};
+std::string g_all_busy_spool;
+
+void back_off(const std::string& spool_dir, std::chrono::steady_clock::time_point now) {
+  g_all_busy_until = now + std::chrono::seconds(1);
+  g_all_busy_spool = spool_dir;
+}
+
+}  // namespace
+
+std::uint32_t crc32(std::string_view bytes) { return crc32_update(0xFFFFFFFFu, bytes) ^ 0xFFFFFFFFu; }
+
+std::string encode_ready_slot(std::string_view json) {
+  std::string out(kSlotHeaderBytes, '\0');
+  std::memcpy(out.data(), kMagic, sizeof kMagic);
+  out[kSlotStateOffset] = kReady;
+  put_le32(out.data() + 12, static_cast<std::uint32_t>(json.size()));
+  put_le32(out.data() + 16, record_crc(out.data() + 12, json));
+  out.append(json);
+  return out;
+}
+
+SlotRecord parse_slot(std::string_view bytes) {
+  SlotRecord r;
+  if (bytes.size() < kSlotHeaderBytes) {
+    r.error = "shorter than the slot header";
+    return r;
+  }
+  const std::string_view header = bytes.substr(0, kSlotHeaderBytes);
+  if (header.find_first_not_of('\0') == std::string_view::npos) {
+    r.state = SlotState::free;  // created, never written
+    return r;
+  }
+  if (std::memcmp(header.data(), kMagic, sizeof kMagic) != 0) {
+    r.error = "not a slot (bad magic)";
+    return r;
+  }
+  const char state = header[kSlotStateOffset];
+  if (state == kFree) {
+    r.state = SlotState::free;
+    return r;
+  }
+  if (state != kReady) {
+    r.error = "unknown slot state";
+    return r;
+  }
+  const std::uint32_t length = get_le32(header.data() + 12);
+  if (length > kSlotCapacity || length > bytes.size() - kSlotHeaderBytes) {
+    r.error = "record length " + std::to_string(length) + " beyond the slot";
+    return r;
+  }
+  const std::string_view json = bytes.substr(kSlotHeaderBytes, length);
+  if (record_crc(header.data() + 12, json) != get_le32(header.data() + 16)) {
+    r.error = "checksum mismatch (record torn or overwritten)";
+    return r;
+  }
+  r.state = SlotState::ready;
+  r.json = json;
+  return r;
+}
+
+std::string slot_name(unsigned uid, unsigned k) { return std::to_string(uid) + "-" + std::to_string(k); }
+
+bool is_slot_name(std::string_view name) { return uid_of_slot_name(name) >= 0; }
+
+bool claim_slot(const std::string& spool_dir, SlotClaim& out, std::string& error) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < g_all_busy_until && spool_dir == g_all_busy_spool) {
+    error = "every slot busy";
+    return false;
+  }
+  const uid_t uid = ::geteuid();
+  const std::string dir = spool_dir + "/slots";
+  int missing = -1;  // the first slot number found not to exist
+  for (unsigned i = 0; i < kSlotsPerUid; ++i) {
+    const unsigned k = (g_next_slot + i) % kSlotsPerUid;
+    std::string path = dir + "/" + slot_name(uid, k);
+    int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) {
+        if (missing < 0) missing = static_cast<int>(k);
+        continue;
+      }
+      continue;
+    }
+    struct stat st {};
+    char header[kSlotHeaderBytes];
+    bool take = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0 && is_slot_file(st, uid) &&
+                pread_full(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
+    // A ready record is notifyd's until it writes 'F'; anything else under our lock (free, never
+    // written, or torn by a crash before its delivery was answered) may be overwritten.
+    if (take && std::memcmp(header, kMagic, sizeof kMagic) == 0 && header[kSlotStateOffset] == kReady)
+      take = false;
+    if (!take) {
+      ::close(fd);
+      continue;
+    }
+    g_next_slot = k + 1;
+    out.fd = fd;
+    out.path = std::move(path);
+    return true;
+  }
+  if (missing < 0) {
+    back_off(spool_dir, now);
+    error = "every slot busy";
+    return false;
+  }
+  // A new slot: created full size and synced with its directory once, so that every later write
+  // into it changes no metadata.
+  std::string path = dir + "/" + slot_name(uid, static_cast<unsigned>(missing));
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+  if (fd < 0) {
+    error = "create " + path + ": " + errno_text(errno);
+    back_off(spool_dir, now);  // no slots/ (an older spool), or full
+    return false;
+  }
+  (void)::fchmod(fd, 0660);  // the umask may have removed group write; notifyd needs it to free
+  const std::string zeros(kSlotFileBytes, '\0');
+  int dfd = -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !pwrite_all(fd, zeros.data(), zeros.size(), 0) || ::fsync(fd) != 0 ||
+      (dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || ::fsync(dfd) != 0) {
+    error = "create " + path + ": " + errno_text(errno);
+    if (dfd >= 0) ::close(dfd);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return false;
+  }
+  ::close(dfd);
+  g_next_slot = static_cast<unsigned>(missing) + 1;
+  out.fd = fd;
+  out.path = std::move(path);
+  return true;
+}
+
+bool fill_slot(SlotClaim& claim, std::string_view json, std::string& error) {
+  if (claim.fd < 0) {
+    error = "no slot claimed";
+    return false;
+  }
+  if (json.size() > kSlotCapacity) {
+    error = "event larger than a slot";
+    return false;
+  }
+  const std::string record = encode_ready_slot(json);
+  if (!pwrite_all(claim.fd, record.data(), record.size(), 0)) {
+    error = "write " + claim.path + ": " + errno_text(errno);
+    return false;
+  }
+  return true;
+}
+
+void release_slot(SlotClaim& claim) {
+  if (claim.fd >= 0) ::close(claim.fd);
+  claim.fd = -1;
+}
+
+bool write_event_to_slot(const std::string& spool_dir, std::string_view json, std::string& path,
+                         std::string& error) {
+  SlotClaim claim;
+  if (!claim_slot(spool_dir, claim, error)) return false;
+  bool ok = fill_slot(claim, json, error);
+  if (ok && ::fdatasync(claim.fd) != 0) {
+    error = "fdatasync " + claim.path + ": " + errno_text(errno);
+    ok = false;
+  }
+  path = claim.path;
+  release_slot(claim);
+  return ok;
+}
+
+SlotRead read_slot(const std::string& path) {
+  SlotRead r;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    r.error = "open " + path + ": " + errno_text(errno);
+    return r;
+  }
+  r.opened = true;
+  const std::size_t slash = path.rfind('/');
+  const std::string_view name = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+  struct stat st {};
+  const long owner = uid_of_slot_name(name);
+  if (::fstat(fd, &st) != 0 || owner < 0 || !is_slot_file(st, static_cast<uid_t>(owner))) {
+    r.error = path + ": not a slot file (type, size, links or owner)";
+    ::close(fd);
+    return r;
+  }
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    r.busy = true;
+    ::close(fd);
+    return r;
+  }
+  std::string content(kSlotFileBytes, '\0');
+  // The header and a typical event in one read; the rest of the record only when it is longer.
+  ssize_t got = pread_full(fd, content.data(), 4096, 0);
+  if (got >= static_cast<ssize_t>(kSlotHeaderBytes) &&
+      get_le32(content.data() + 12) + kSlotHeaderBytes > static_cast<std::size_t>(got)) {
+    ssize_t more = pread_full(fd, content.data() + got, kSlotFileBytes - static_cast<std::size_t>(got), got);
+    got = more < 0 ? -1 : got + more;
+  }
+  const int read_errno = errno;
+  ::close(fd);
+  if (got < 0) {
+    r.error = "read " + path + ": " + errno_text(read_errno);
+    r.opened = false;
+    return r;
+  }
+  content.resize(static_cast<std::size_t>(got));
+  SlotRecord rec = parse_slot(content);
+  r.state = rec.state;
+  r.json.assign(rec.json);
+  r.error = std::move(rec.error);
+  return r;
+}
+
+bool free_slot(const std::string& path, std::string& error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    error = "open " + path + ": " + errno_text(errno);
+    return false;
+  }
+  const std::size_t slash = path.rfind('/');
+  const long owner = uid_of_slot_name(std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1));
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && owner >= 0 && is_slot_file(st, static_cast<uid_t>(owner));
+  if (!ok) error = path + ": not a slot file (type, size, links or owner)";
+  const char state = kFree;
+  if (ok && !pwrite_all(fd, &state, 1, static_cast<off_t>(kSlotStateOffset))) {
+    error = "write " + path + ": " + errno_text(errno);
+    ok = false;
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace mailward::notify
