@@ -68,6 +68,10 @@ PLUGIN="${MW_BENCH_PLUGIN:-$BUILD/dovecot-plugins/sieve-webhook/lib90_sieve_mail
 # versions side by side in one invocation.
 PLUGIN_B="${MW_BENCH_PLUGIN_B:-}"
 NOTIFYD="$BUILD/dovecot-plugins/notifyd/mailward-notifyd"
+# MW_BENCH_NOTIFYD_B=FILE: the mailward-notifyd that runs B, S and X use (default: BUILD's), for a
+# plugin B that needs its own notifyd (another spool format).
+NOTIFYD_B="${MW_BENCH_NOTIFYD_B:-$NOTIFYD}"
+RUN_NOTIFYD="$NOTIFYD"
 EXTPROG=/usr/lib/dovecot/modules/sieve/lib90_sieve_extprograms_plugin.so
 RECEIVER_KIND="${MW_BENCH_RECEIVER:-c}"
 case "$RECEIVER_KIND" in
@@ -216,7 +220,7 @@ for p in $RECV_PID $(pgrep -P "$RECV_PID" || true); do echo "$p" >"$CGV/cgroup.p
 
 CGN="$CG/notifyd"; mkdir "$CGN"
 notifyd_start() {
-  ( echo "$BASHPID" >"$CGN/cgroup.procs"; exec ip netns exec "$MW_NS" "$NOTIFYD" --config "$MWCONF" 2>>"$B/notifyd.stderr" ) &
+  ( echo "$BASHPID" >"$CGN/cgroup.procs"; exec ip netns exec "$MW_NS" "$RUN_NOTIFYD" --config "$MWCONF" 2>>"$B/notifyd.stderr" ) &
   NOTIFYD_PID=$!
   sleep 0.5
   kill -0 "$NOTIFYD_PID" 2>/dev/null || die "notifyd exited: $(cat "$B/notifyd.stderr" "$B/notifyd.log" 2>/dev/null | tail -5)"
@@ -254,9 +258,9 @@ fresh_fs() {
   else
     rm -rf "$home" "$SPOOL"
   fi
-  mkdir -p "$SPOOL/tmp" "$SPOOL/new" "$home/sieve"
-  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new"
-  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new"
+  mkdir -p "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/free" "$SPOOL/slots" "$home/sieve"
+  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/free" "$SPOOL/slots"
+  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/free" "$SPOOL/slots"
   cat >"$home/sieve/none.sieve" <<'SIEVE'
 require ["variables"];
 if header :matches "subject" "*" { set "subject" "${1}"; }
@@ -311,8 +315,9 @@ for run in $RUNS; do
   esac
   run_plugins "$plugins"
   case "$run" in
-    B|S|X) [ -f "$PLUGIN_B" ] || die "run $run needs MW_BENCH_PLUGIN_B"; cp "$PLUGIN_B" "$B/plugins/$(basename "$PLUGIN")" ;;
-    *) cp "$PLUGIN" "$B/plugins/" ;;
+    B|S|X) [ -f "$PLUGIN_B" ] || die "run $run needs MW_BENCH_PLUGIN_B"; cp "$PLUGIN_B" "$B/plugins/$(basename "$PLUGIN")"
+           RUN_NOTIFYD="$NOTIFYD_B" ;;
+    *) cp "$PLUGIN" "$B/plugins/"; RUN_NOTIFYD="$NOTIFYD" ;;
   esac
   notifyd_stop
   fresh_fs

@@ -22,6 +22,7 @@
 #include "common/log/log.h"
 #include "common/notify/event.h"
 #include "common/notify/payload.h"
+#include "common/notify/slot.h"
 #include "dovecot-plugins/notifyd/address_check.h"
 #include "dovecot-plugins/notifyd/retry.h"
 #include "dovecot-plugins/notifyd/spool.h"
@@ -81,6 +82,7 @@ struct Job {
   std::int64_t due_ms = 0;
   bool in_flight = false;
   std::size_t bytes = 0;  // size of the event file (decides whether it is recycled)
+  std::string slot;       // the event is in slots/SLOT (not in new/) until sent or copied there
 };
 
 class Dispatcher {
@@ -108,6 +110,12 @@ class Dispatcher {
     if (sfd_ < 0 || ifd_ < 0 ||
         inotify_add_watch(ifd_, spool_.new_dir().c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
       log::fatal("inotify/signalfd on ", spool_.new_dir(), ": ", std::strerror(errno));
+      return 1;
+    }
+    // A writer closes its slot after the record is written and synced.
+    slots_wd_ = inotify_add_watch(ifd_, spool_.slots_dir().c_str(), IN_CLOSE_WRITE);
+    if (slots_wd_ < 0) {
+      log::fatal("inotify on ", spool_.slots_dir(), ": ", std::strerror(errno));
       return 1;
     }
     if (!settings_.metrics_listen.empty() && !open_metrics()) return 1;
@@ -294,6 +302,16 @@ class Dispatcher {
           rescan();
           continue;
         }
+        if (ev.wd == slots_wd_) {
+          if (auto own = own_closes_.find(name); own != own_closes_.end()) {
+            // notifyd's own close after freeing the slot; any writer's close after it is still
+            // reported (and a skipped one was before ours, so the slot is read after both).
+            if (--own->second == 0) own_closes_.erase(own);
+            continue;
+          }
+          if (notify::is_slot_name(name)) add_slot_job(name);
+          continue;
+        }
         // A name that just arrived in new/ has no retry state: nothing to look up in state/.
         if (name.ends_with(".json") && !name.starts_with(".")) add_job(name, /*fresh=*/true);
       }
@@ -306,6 +324,9 @@ class Dispatcher {
       present[name] = true;
       add_job(name);
     }
+    own_closes_.clear();
+    for (const std::string& slot : spool_.list_slots())
+      if (std::string name = add_slot_job(slot); !name.empty()) present[name] = true;
     for (auto it = jobs_.begin(); it != jobs_.end();) {
       if (!it->second.in_flight && !present.contains(it->first)) {
         due_.erase({it->second.due_ms, it->first});
@@ -343,6 +364,78 @@ class Dispatcher {
     jobs_.emplace(name, std::move(job));
   }
 
+  // A ready slot becomes a job named like its event file would be. Returns that name when the slot
+  // holds the event of a job (new or already known), else "".
+  std::string add_slot_job(const std::string& slot) {
+    const std::string path = spool_.slots_dir() + "/" + slot;
+    notify::SlotRead r = notify::read_slot(path);
+    if (!r.opened || r.busy || r.state == notify::SlotState::free) return {};
+    std::string error;
+    if (r.state == notify::SlotState::invalid) {
+      if (r.error.find("not a slot file") != std::string::npos) {
+        log::warning("slots/", slot, ": ", r.error, "; ignored");
+        return {};
+      }
+      // Torn by a writer that died before its delivery was answered (read under our shared lock,
+      // so no writer is at work on it): nothing to send.
+      log::warning("slots/", slot, ": ", r.error, "; slot freed");
+      free_own(slot);
+      return {};
+    }
+    notify::ParseResult parsed = notify::parse_event(r.json);
+    if (!parsed.event) {
+      ++metrics_.queued;
+      RetryState st;
+      st.last_error = "unreadable event in slots/" + slot + ": " + parsed.error;
+      const std::string name = std::to_string(now_ms()) + "-" + notify::new_event_id() + ".json";
+      if (!spool_.dead_letter_content(name, r.json, st, error)) {
+        log::error("dead-letter slots/", slot, ": ", error);
+        return {};
+      }
+      ++metrics_.dead_lettered;
+      log::warning("slots/", slot, " dead-lettered as ", name, ": ", st.last_error);
+      free_own(slot);
+      return {};
+    }
+    const std::string name = notify::event_file_name(*parsed.event);
+    if (auto it = jobs_.find(name); it != jobs_.end()) {
+      // Copied into new/ before a crash kept us from freeing the slot: new/ has it.
+      if (it->second.slot != slot) free_own(slot);
+      return name;
+    }
+    ++metrics_.queued;
+    Job job;
+    job.name = name;
+    job.slot = slot;
+    job.bytes = r.json.size();
+    job.event = std::move(*parsed.event);
+    job.due_ms = 0;
+    due_.emplace(job.due_ms, name);
+    jobs_.emplace(name, std::move(job));
+    return name;
+  }
+
+  void free_own(const std::string& slot) {
+    std::string error;
+    if (notify::free_slot(spool_.slots_dir() + "/" + slot, error)) ++own_closes_[slot];
+    else log::error("free slot: ", error);
+  }
+
+  // Before the event of a slot waits for a retry or goes to dead/: a durable copy in new/ (the
+  // usual retry state and dead-letter handling apply from there), then the slot is freed. On
+  // failure the event stays in its slot; the retry state is then kept in memory only.
+  void move_slot_to_new(Job& job) {
+    if (job.slot.empty()) return;
+    notify::WriteResult w = notify::write_event(spool_.root(), job.event);
+    if (!w.ok) {
+      log::error("event ", job.event.id, ": copying slots/", job.slot, " into new/: ", w.error);
+      return;
+    }
+    if (!w.error.empty()) log::warning("event ", job.event.id, ": ", w.error);
+    free_own(job.slot);
+    job.slot.clear();
+  }
+
   std::int64_t next_wakeup() const {
     std::int64_t soonest = now_ms() + 1000;
     if (!due_.empty() && due_.begin()->first < soonest) soonest = due_.begin()->first;
@@ -350,6 +443,13 @@ class Dispatcher {
   }
 
   void bury(const std::string& name, const std::string& id, const RetryState& st) {
+    if (auto it = jobs_.find(name); it != jobs_.end() && !it->second.slot.empty()) {
+      move_slot_to_new(it->second);
+      if (!it->second.slot.empty()) {  // still only in its slot: try again in a minute
+        reschedule(it->second, now_ms() + 60000);
+        return;
+      }
+    }
     std::string error;
     if (!spool_.dead_letter(name, st, error)) log::error("dead-letter ", name, ": ", error);
     ++metrics_.dead_lettered;
@@ -478,7 +578,8 @@ class Dispatcher {
       const notify::Target* target = settings_.find(job.event.target);
       Outcome outcome = classify_status(r.status);
       if (outcome == Outcome::delivered) {
-        spool_.remove_delivered(name, job.state.attempts > 0, job.bytes);
+        if (!job.slot.empty()) free_own(job.slot);
+        else spool_.remove_delivered(name, job.state.attempts > 0, job.bytes);
         ++metrics_.sent;
         log_sent(job.event, r);
         jobs_.erase(it);
@@ -504,8 +605,10 @@ class Dispatcher {
       }
       job.state.next_ms = d.next_ms;
       reschedule(job, d.next_ms);
+      move_slot_to_new(job);
       std::string error;
-      if (!spool_.write_state(name, job.state, error)) log::error("retry state for ", name, ": ", error);
+      if (job.slot.empty() && !spool_.write_state(name, job.state, error))
+        log::error("retry state for ", name, ": ", error);
       ++metrics_.retried;
       log::info("event ", job.event.id, " to ", job.event.target, " failed (", why, "); attempt ",
                 job.state.attempts, ", next in ", (d.next_ms - now_ms()), " ms");
@@ -525,7 +628,8 @@ class Dispatcher {
   std::vector<CURL*> idle_handles_;  // easy handles of finished transfers, for reuse
   Metrics metrics_;
   CURLM* multi_ = nullptr;
-  int sfd_ = -1, ifd_ = -1, metrics_fd_ = -1;
+  int sfd_ = -1, ifd_ = -1, metrics_fd_ = -1, slots_wd_ = -1;
+  std::map<std::string, unsigned> own_closes_;  // slots we freed whose close inotify will report
   bool stopping_ = false;
 };
 

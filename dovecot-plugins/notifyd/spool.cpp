@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/notify/event.h"
+#include "common/notify/slot.h"
 #include "common/util/text.h"
 
 namespace mailward::notifyd {
@@ -136,7 +137,8 @@ bool Spool::ensure(std::string& error) const {
   // group-writable so it can write and notifyd can delete. Nothing is open to other users.
   const std::pair<std::string, mode_t> dirs[] = {{root_, 0750},       {root_ + "/tmp", 02770},
                                                  {new_dir(), 02770},  {state_dir(), 0750},
-                                                 {dead_dir(), 0750},  {free_dir(), 02770}};
+                                                 {dead_dir(), 0750},  {free_dir(), 02770},
+                                                 {slots_dir(), 02770}};
   for (const auto& [dir, mode] : dirs) {
     if (::mkdir(dir.c_str(), mode) == 0) {
       ::chmod(dir.c_str(), mode);  // not reduced by the umask
@@ -149,6 +151,12 @@ bool Spool::ensure(std::string& error) const {
 }
 
 std::vector<std::string> Spool::list_new() const { return list_dir(new_dir(), ".json"); }
+
+std::vector<std::string> Spool::list_slots() const {
+  std::vector<std::string> names = list_dir(slots_dir(), "");
+  std::erase_if(names, [](const std::string& n) { return !notify::is_slot_name(n); });
+  return names;
+}
 
 std::optional<std::string> Spool::read_event(const std::string& name, std::string& error) const {
   return read_file(new_dir() + "/" + name, 1024 * 1024 + 1, error);
@@ -207,8 +215,29 @@ bool Spool::dead_letter(const std::string& name, const RetryState& state, std::s
   return true;
 }
 
+bool Spool::dead_letter_content(const std::string& name, const std::string& content, const RetryState& state,
+                                std::string& error) const {
+  return write_atomic(dead_dir(), name + ".error", format_state(state), error) &&
+         write_atomic(dead_dir(), name, content, error);
+}
+
 std::vector<Spool::Entry> Spool::list_queue() const {
   std::vector<Entry> out;
+  auto describe = [](Entry& e, const std::optional<std::string>& text, const std::string& error) {
+    if (!text) {
+      e.problem = error;
+      return;
+    }
+    notify::ParseResult r = notify::parse_event(*text);
+    if (!r.event) {
+      e.problem = r.error;
+      return;
+    }
+    e.id = r.event->id;
+    e.target = r.event->target;
+    e.user = r.event->user;
+    e.time_ms = r.event->time_ms;
+  };
   for (bool dead : {false, true}) {
     const std::string dir = dead ? dead_dir() : new_dir();
     for (const std::string& name : list_dir(dir, ".json")) {
@@ -216,25 +245,23 @@ std::vector<Spool::Entry> Spool::list_queue() const {
       e.name = name;
       e.dead = dead;
       std::string error;
-      auto text = read_file(dir + "/" + name, 1024 * 1024 + 1, error);
-      if (text) {
-        notify::ParseResult r = notify::parse_event(*text);
-        if (r.event) {
-          e.id = r.event->id;
-          e.target = r.event->target;
-          e.user = r.event->user;
-          e.time_ms = r.event->time_ms;
-        } else {
-          e.problem = r.error;
-        }
-      } else {
-        e.problem = error;
-      }
+      describe(e, read_file(dir + "/" + name, 1024 * 1024 + 1, error), error);
       std::string serror;
       auto st = dead ? read_file(dir + "/" + name + ".error", 4096, serror) : read_file(state_dir() + "/" + name, 4096, serror);
       if (st) {
         if (auto parsed = parse_state(*st)) e.state = *parsed;
       }
+      out.push_back(std::move(e));
+    }
+    if (dead) continue;
+    // Ready slots: sent as soon as notifyd sees them, so they are pending with no attempt yet.
+    for (const std::string& name : list_slots()) {
+      notify::SlotRead r = notify::read_slot(slots_dir() + "/" + name);
+      if (!r.opened || r.busy || r.state == notify::SlotState::free) continue;
+      Entry e;
+      e.name = "slots/" + name;
+      if (r.state == notify::SlotState::ready) describe(e, r.json, "");
+      else e.problem = r.error;
       out.push_back(std::move(e));
     }
   }

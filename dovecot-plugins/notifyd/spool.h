@@ -6,6 +6,8 @@
 //   SPOOL/dead/NAME     given-up events, beside SPOOL/dead/NAME.error (the same three lines)
 //   SPOOL/free/NAME     sent events' files handed back for reuse by the writer (event.h,
 //                       write_event), at most recycle_limit() of them
+//   SPOOL/slots/UID-K   event slots (common/notify/slot.h): ready ones are sent and freed; one
+//                       that has to wait for a retry is copied into new/ first
 // An event is deleted only after a 2xx; a restart reads new/ and state/ and resumes.
 #pragma once
 
@@ -31,12 +33,15 @@ class Spool {
   std::string state_dir() const { return root_ + "/state"; }
   std::string dead_dir() const { return root_ + "/dead"; }
   std::string free_dir() const { return root_ + "/free"; }
+  std::string slots_dir() const { return root_ + "/slots"; }
 
-  // Creates missing directories: SPOOL, state/, dead/ 0750; tmp/, new/, free/ 02770 (shared with
-  // the Sieve plugin through the group). False + error on failure.
+  // Creates missing directories: SPOOL, state/, dead/ 0750; tmp/, new/, free/, slots/ 02770
+  // (shared with the Sieve plugin through the group). False + error on failure.
   bool ensure(std::string& error) const;
   // Names of events in new/ ("*.json"), sorted (so oldest first: names start with time_ms).
   std::vector<std::string> list_new() const;
+  // Names in slots/ that are slot names (notify::is_slot_name), sorted.
+  std::vector<std::string> list_slots() const;
   std::optional<std::string> read_event(const std::string& name, std::string& error) const;
   std::optional<RetryState> read_state(const std::string& name) const;
   bool write_state(const std::string& name, const RetryState& state, std::string& error) const;
@@ -58,6 +63,9 @@ class Spool {
   std::size_t recycle_limit() const { return recycle_limit_; }
   // Moves new/NAME to dead/NAME with dead/NAME.error; removes state/NAME.
   bool dead_letter(const std::string& name, const RetryState& state, std::string& error) const;
+  // Writes CONTENT as dead/NAME with dead/NAME.error (a slot whose content is not an event).
+  bool dead_letter_content(const std::string& name, const std::string& content, const RetryState& state,
+                           std::string& error) const;
 
   struct Entry {
     std::string name;
@@ -67,7 +75,8 @@ class Spool {
     RetryState state;
     std::string problem;  // event unreadable
   };
-  // Every pending (new/) then dead (dead/) event, each sorted by name.
+  // Every pending (new/, then ready slots named "slots/UID-K") then dead (dead/) event, each
+  // sorted by name.
   std::vector<Entry> list_queue() const;
 
  private:

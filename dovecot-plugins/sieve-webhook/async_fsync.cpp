@@ -58,8 +58,9 @@ AioContext& aio() {
 
 void AsyncFsync::disable_aio_for_testing(bool disabled) { aio().disabled = disabled; }
 
-bool AsyncFsync::start(int fd) {
+bool AsyncFsync::start(int fd, Kind kind) {
   fd_ = fd;
+  datasync_ = kind == Kind::data;
   submitted_ = false;
   done_ = false;
   error_ = 0;
@@ -67,7 +68,7 @@ bool AsyncFsync::start(int fd) {
   if (ctx == 0 || fd < 0) return false;
   iocb cb{};
   cb.aio_data = static_cast<__u64>(reinterpret_cast<std::uintptr_t>(this));
-  cb.aio_lio_opcode = IOCB_CMD_FSYNC;
+  cb.aio_lio_opcode = datasync_ ? IOCB_CMD_FDSYNC : IOCB_CMD_FSYNC;
   cb.aio_fildes = static_cast<__u32>(fd);
   iocb* list[1] = {&cb};
   long n;
@@ -96,7 +97,7 @@ int AsyncFsync::wait() {
   }
   const int fd = fd_;
   fd_ = -1;
-  return ::fsync(fd) == 0 ? 0 : errno;
+  return (datasync_ ? ::fdatasync(fd) : ::fsync(fd)) == 0 ? 0 : errno;
 }
 
 AsyncFsync::~AsyncFsync() {

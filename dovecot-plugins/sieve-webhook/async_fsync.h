@@ -26,8 +26,11 @@ class AsyncFsync {
   AsyncFsync& operator=(const AsyncFsync&) = delete;
   ~AsyncFsync();  // waits for a started fsync (its result is then dropped)
 
-  // Starts fsync(FD). False when it could not be started asynchronously; wait() then runs it.
-  bool start(int fd);
+  // fsync, or fdatasync (an event slot: data overwritten in place, no metadata to sync).
+  enum class Kind { full, data };
+  // Starts fsync(FD) (or fdatasync). False when it could not be started asynchronously; wait()
+  // then runs it.
+  bool start(int fd, Kind kind = Kind::full);
   // Waits for the fsync started by start() (or runs it now) and returns 0 or its errno.
   int wait();
   bool started() const { return fd_ >= 0; }
@@ -38,6 +41,7 @@ class AsyncFsync {
  private:
   int fd_ = -1;
   bool submitted_ = false;
+  bool datasync_ = false;
   bool done_ = false;
   int error_ = 0;
   friend struct AioContext;

@@ -15,6 +15,7 @@
 
 #include "common/config/config.h"
 #include "common/notify/event.h"
+#include "common/notify/slot.h"
 #include "common/notify/targets.h"
 #include "dovecot-plugins/sieve-webhook/async_fsync.h"
 #include "dovecot-plugins/sieve-webhook/webhook_logic.h"
@@ -23,8 +24,14 @@ struct mw_webhook_config {
   std::shared_ptr<const mailward::notify::NotifySettings> settings;
 };
 
-// An event between prepare (written in tmp/, fsync running) and finish (bridge.h).
+// An event between prepare and finish (bridge.h). Either in a slot (README.md, "Event slots"):
+// claimed at prepare, written at publish, fdatasynced by finish; or, when it is too large for a
+// slot or no slot is free, an event file: written in tmp/ with its fsync running from prepare,
+// renamed into new/ at publish, new/ fsynced by finish.
 struct mw_webhook_pending {
+  mailward::notify::SlotClaim slot;         // fd >= 0: the event goes into this slot
+  std::string slot_json;                    // the event, serialised at prepare
+  mailward::webhook::AsyncFsync slot_sync;  // the slot's fdatasync, started at publish
   mailward::notify::PreparedEvent prepared;
   mailward::webhook::AsyncFsync file_sync;  // the tmp/ file's fsync, started at prepare
   mailward::webhook::AsyncFsync dir_sync;   // new/'s fsync, started at publish
@@ -38,6 +45,8 @@ struct mw_webhook_pending {
   // Whatever path ends the event (finish, or an exception between prepare and finish): its
   // fsyncs are waited for, and an event never published leaves nothing in tmp/.
   ~mw_webhook_pending() {
+    if (slot_sync.started()) (void)slot_sync.wait();
+    mailward::notify::release_slot(slot);  // unpublished: nothing was written, the slot stays free
     if (file_sync.started()) (void)file_sync.wait();
     if (!published) mailward::notify::discard_prepared(prepared);
     if (dir_sync.started()) (void)dir_sync.wait();
@@ -258,6 +267,20 @@ mw_webhook_pending* mw_webhook_prepare(const mw_webhook_config* config,
     pending->id = built.event->id;
     pending->spool = settings.spool;
     std::string error;
+    if (!mailward::notify::is_event_id(built.event->id)) {
+      emit(log, ctx, MW_LOG_ERROR, lost_text(*pending, "event id is not 32 lowercase hex characters"));
+      return nullptr;
+    }
+    pending->slot_json = mailward::notify::serialize(*built.event);
+    // A slot when the event fits and one is free; otherwise (no slots/ in an older spool, all
+    // busy while notifyd is stopped) an event file, with the same guarantee.
+    if (pending->slot_json.size() <= mailward::notify::kSlotCapacity &&
+        mailward::notify::claim_slot(settings.spool, pending->slot, error)) {
+      *status = MW_COMMIT_WRITTEN;
+      return pending.release();
+    }
+    pending->slot_json.clear();
+    error.clear();
     if (!mailward::notify::prepare_event(settings.spool, *built.event, pending->prepared, error)) {
       emit(log, ctx, MW_LOG_ERROR, lost_text(*pending, error));
       return nullptr;
@@ -276,6 +299,19 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
   if (p == nullptr) return MW_COMMIT_FAILED;
   try {
     std::string error;
+    if (p->slot.fd >= 0) {
+      if (!mailward::notify::fill_slot(p->slot, p->slot_json, error)) {
+        emit(log, ctx, MW_LOG_ERROR, lost_text(*p, error));
+        return MW_COMMIT_FAILED;
+      }
+      p->published = true;
+      // Durable once the fdatasync is done; finish waits for it before the delivery is answered.
+      p->slot_sync.start(p->slot.fd, mailward::webhook::AsyncFsync::Kind::data);
+      emit(log, ctx, MW_LOG_INFO,
+           "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" + p->slot.path +
+               ")");
+      return MW_COMMIT_WRITTEN;
+    }
     const int sync_errno = p->file_sync.wait();
     // Each step removes the tmp/ file when it fails.
     if (!mailward::notify::complete_sync(p->prepared, sync_errno, error) ||
@@ -304,6 +340,11 @@ void mw_webhook_finish(mw_webhook_pending* p, mw_log_fn* log, void* ctx) {
   std::unique_ptr<mw_webhook_pending> owned(p);  // its destructor removes an unpublished event
   try {
     std::string error = p->dir_error;
+    if (p->slot_sync.started()) {
+      const int e = p->slot_sync.wait();
+      if (e != 0) error = "fdatasync " + p->slot.path + ": " + std::strerror(e);
+      mailward::notify::release_slot(p->slot);
+    }
     if (p->dir_sync.started()) {
       const int e = p->dir_sync.wait();
       if (e != 0) error = "fsync " + p->prepared.new_dir + ": " + std::strerror(e);

@@ -47,6 +47,8 @@ mw_dir() {
 #                                                        mailward) writes; setgid keeps the group
 #   .../notify/free              mailward:mailward 2770  sent event files notifyd keeps for the
 #                                                        plugin to reuse (notifyd README)
+#   .../notify/slots             mailward:mailward 2770  event slots the plugin overwrites in place
+#                                                        (notifyd README, "Event slots")
 #   .../notify/state, dead       mailward:mailward 0750  notifyd only
 #   /var/spool/postfix/mailward  mailward:postfix  2750  milter and policy sockets inside Postfix's
 #                                                        chroot; setgid gives the sockets group postfix
@@ -57,6 +59,7 @@ mw_create_dirs() {
   mw_dir "$MW_NOTIFY_SPOOL/tmp" "$MW_USER" "$MW_GROUP" 2770
   mw_dir "$MW_NOTIFY_SPOOL/new" "$MW_USER" "$MW_GROUP" 2770
   mw_dir "$MW_NOTIFY_SPOOL/free" "$MW_USER" "$MW_GROUP" 2770
+  mw_dir "$MW_NOTIFY_SPOOL/slots" "$MW_USER" "$MW_GROUP" 2770
   mw_dir "$MW_NOTIFY_SPOOL/state" "$MW_USER" "$MW_GROUP" 0750
   mw_dir "$MW_NOTIFY_SPOOL/dead" "$MW_USER" "$MW_GROUP" 0750
   if [ -d /var/spool/postfix ] && getent group postfix >/dev/null; then

@@ -216,6 +216,7 @@ check_path /var/spool/mailward/notify mailward:mailward 750
 check_path /var/spool/mailward/notify/tmp mailward:mailward 2770
 check_path /var/spool/mailward/notify/new mailward:mailward 2770
 check_path /var/spool/mailward/notify/free mailward:mailward 2770
+check_path /var/spool/mailward/notify/slots mailward:mailward 2770
 check_path /var/spool/mailward/notify/state mailward:mailward 750
 check_path /var/spool/mailward/notify/dead mailward:mailward 750
 check_path /var/spool/postfix/mailward mailward:postfix 2750
