@@ -46,6 +46,7 @@
 #include "common/log/log.h"
 #include "common/notify/event.h"
 #include "common/notify/payload.h"
+#include "common/notify/slot.h"
 #include "common/notify/targets.h"
 #include "dovecot-plugins/notifyd/spool.h"
 #include "dovecot-plugins/notifyd/transfer.h"
@@ -199,12 +200,16 @@ void log_to_bench(void*, mw_log_level level, const char* text) {
 }
 
 int part_write(const std::string& base, int n, int round) {
-  const std::string conf = base + "/mailward.conf";
-  {
+  // Two configurations: the plugin's spool with slots/ (as notifyd and the package create it), and
+  // one without, where the plugin writes event files (its fallback).
+  auto write_conf = [&](const std::string& conf, const char* spool) {
     FILE* f = std::fopen(conf.c_str(), "w");
-    std::fprintf(f, "[notify]\nspool = %s/plugin\n[target.phone]\nurl = https://127.0.0.1:1/x\nusers = *\n", base.c_str());
+    std::fprintf(f, "[notify]\nspool = %s/%s\n[target.phone]\nurl = https://127.0.0.1:1/x\nusers = *\n", base.c_str(), spool);
     std::fclose(f);
-  }
+  };
+  const std::string conf = base + "/mailward.conf", conf_files = base + "/mailward-files.conf";
+  write_conf(conf, "plugin");
+  write_conf(conf_files, "pluginfile");
   struct Variant {
     std::string name;
     std::function<bool(const std::string&)> write;  // spool -> ok
@@ -212,18 +217,27 @@ int part_write(const std::string& base, int n, int round) {
     int done = 0;
     bool recycle = false;  // notifyd's side: Spool::remove_delivered (recycles into free/), else unlink
     Usage removal{};
+    bool slots = false;  // the spool has slots/; notifyd's side then reads and frees each slot
   };
   mw_webhook_config* config = mw_webhook_config_load(conf.c_str(), log_to_bench, nullptr);
-  if (!config) return 1;
+  mw_webhook_config* config_files = mw_webhook_config_load(conf_files.c_str(), log_to_bench, nullptr);
+  if (!config || !config_files) return 1;
   const mw_webhook_request request{"phone", "New mail", "Benchmark message", "normal", nullptr, 0, nullptr};
   const mw_webhook_message message{"bench@example.org", "INBOX", "sender@example.net",
                                    "Sender Name <sender@example.net>", "bench@example.org",
                                    "Benchmark message with a subject of ordinary length",
                                    "<20251128.123456.abcdef@example.net>", 4321, nullptr, 0};
   std::vector<Variant> variants;
-  variants.push_back({"plugin commit (mw_webhook_commit)", [&](const std::string&) {
+  variants.push_back({"plugin commit (mw_webhook_commit), slot", [&](const std::string&) {
                         return mw_webhook_commit(config, &request, &message, log_to_bench, nullptr) == MW_COMMIT_WRITTEN;
+                      }, {}, 0, false, {}, true});
+  variants.push_back({"plugin commit, event file (no slots/)", [&](const std::string&) {
+                        return mw_webhook_commit(config_files, &request, &message, log_to_bench, nullptr) == MW_COMMIT_WRITTEN;
                       }, {}, 0, true});
+  variants.push_back({"write_event_to_slot", [](const std::string& s) {
+                        std::string path, error;
+                        return notify::write_event_to_slot(s, notify::serialize(sample_event("phone")), path, error);
+                      }, {}, 0, false, {}, true});
   variants.push_back({"write_event + remove_delivered (ships)", [](const std::string& s) {
                         return notify::write_event(s, sample_event("phone")).ok;
                       }, {}, 0, true});
@@ -261,10 +275,13 @@ int part_write(const std::string& base, int n, int round) {
   }
   std::vector<std::string> spools;
   for (std::size_t i = 0; i < variants.size(); ++i) {
-    std::string s = i == 0 ? base + "/plugin" : base + "/v" + std::to_string(i);
+    std::string s = variants[i].name.starts_with("plugin commit (") ? base + "/plugin"
+                    : variants[i].name.starts_with("plugin commit,")  ? base + "/pluginfile"
+                                                                      : base + "/v" + std::to_string(i);
     fs::create_directories(s + "/tmp");
     fs::create_directories(s + "/new");
     fs::create_directories(s + "/free");
+    if (variants[i].slots) fs::create_directories(s + "/slots");
     spools.push_back(s);
   }
   std::vector<notifyd::Spool> notifyd_spools(spools.begin(), spools.end());
@@ -294,7 +311,14 @@ int part_write(const std::string& base, int n, int round) {
       for (const auto& ent : fs::directory_iterator(spools[i] + "/new"))
         sent.emplace_back(ent.path().filename(), static_cast<std::size_t>(ent.file_size()));
       notifyd::Spool& sp = notifyd_spools[i];
+      std::vector<std::string> slots;
+      if (v.slots) slots = sp.list_slots();
       Usage r = measure([&] {
+        for (const std::string& slot : slots) {  // notifyd: read the slot, free it after the 2xx
+          const std::string path = sp.slots_dir() + "/" + slot;
+          std::string error;
+          if (notify::read_slot(path).state == notify::SlotState::ready) (void)notify::free_slot(path, error);
+        }
         for (const auto& [f, bytes] : sent) {
           if (v.recycle) sp.remove_delivered(f, false, bytes);
           else (void)::unlink((spools[i] + "/new/" + f).c_str());

@@ -16,6 +16,7 @@ namespace mailward::notify {
 namespace {
 
 constexpr char kMagic[8] = {'m', 'w', 's', 'l', 'o', 't', '1', '\n'};
+constexpr char kPrepared = 'P';
 constexpr char kReady = 'R';
 constexpr char kFree = 'F';
 
@@ -120,15 +121,20 @@ void back_off(const std::string& spool_dir, std::chrono::steady_clock::time_poin
 
 std::uint32_t crc32(std::string_view bytes) { return crc32_update(0xFFFFFFFFu, bytes) ^ 0xFFFFFFFFu; }
 
-std::string encode_ready_slot(std::string_view json) {
+namespace {
+std::string encode_slot(std::string_view json, char state) {
   std::string out(kSlotHeaderBytes, '\0');
   std::memcpy(out.data(), kMagic, sizeof kMagic);
-  out[kSlotStateOffset] = kReady;
+  out[kSlotStateOffset] = state;
   put_le32(out.data() + 12, static_cast<std::uint32_t>(json.size()));
   put_le32(out.data() + 16, record_crc(out.data() + 12, json));
   out.append(json);
   return out;
 }
+}  // namespace
+
+std::string encode_ready_slot(std::string_view json) { return encode_slot(json, kReady); }
+std::string encode_prepared_slot(std::string_view json) { return encode_slot(json, kPrepared); }
 
 SlotRecord parse_slot(std::string_view bytes) {
   SlotRecord r;
@@ -150,7 +156,7 @@ SlotRecord parse_slot(std::string_view bytes) {
     r.state = SlotState::free;
     return r;
   }
-  if (state != kReady) {
+  if (state != kReady && state != kPrepared) {
     r.error = "unknown slot state";
     return r;
   }
@@ -164,7 +170,7 @@ SlotRecord parse_slot(std::string_view bytes) {
     r.error = "checksum mismatch (record torn or overwritten)";
     return r;
   }
-  r.state = SlotState::ready;
+  r.state = state == kReady ? SlotState::ready : SlotState::prepared;
   r.json = json;
   return r;
 }
@@ -197,9 +203,11 @@ bool claim_slot(const std::string& spool_dir, SlotClaim& out, std::string& error
     char header[kSlotHeaderBytes];
     bool take = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0 && is_slot_file(st, uid) &&
                 pread_full(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
-    // A ready record is notifyd's until it writes 'F'; anything else under our lock (free, never
-    // written, or torn by a crash before its delivery was answered) may be overwritten.
-    if (take && std::memcmp(header, kMagic, sizeof kMagic) == 0 && header[kSlotStateOffset] == kReady)
+    // A prepared or ready record is notifyd's until it writes 'F' (a prepared one nobody holds
+    // is left by a crash); anything else under our lock (free, never written, not a record) may
+    // be overwritten.
+    if (take && std::memcmp(header, kMagic, sizeof kMagic) == 0 &&
+        (header[kSlotStateOffset] == kReady || header[kSlotStateOffset] == kPrepared))
       take = false;
     if (!take) {
       ::close(fd);
@@ -251,7 +259,8 @@ bool fill_slot(SlotClaim& claim, std::string_view json, std::string& error) {
     error = "event larger than a slot";
     return false;
   }
-  const std::string record = encode_ready_slot(json);
+  const std::string record = encode_prepared_slot(json);
+  claim.written = true;  // even a failed write may have left part of a record
   if (!pwrite_all(claim.fd, record.data(), record.size(), 0)) {
     error = "write " + claim.path + ": " + errno_text(errno);
     return false;
@@ -259,8 +268,23 @@ bool fill_slot(SlotClaim& claim, std::string_view json, std::string& error) {
   return true;
 }
 
+bool mark_slot_ready(SlotClaim& claim, std::string& error) {
+  if (claim.fd < 0 || !claim.written) {
+    error = "no slot written";
+    return false;
+  }
+  if (!pwrite_all(claim.fd, &kReady, 1, static_cast<off_t>(kSlotStateOffset))) {
+    error = "write " + claim.path + ": " + errno_text(errno);
+    return false;
+  }
+  claim.committed = true;
+  return true;
+}
+
 void release_slot(SlotClaim& claim) {
-  if (claim.fd >= 0) ::close(claim.fd);
+  if (claim.fd < 0) return;
+  if (claim.written && !claim.committed) (void)pwrite_all(claim.fd, &kFree, 1, static_cast<off_t>(kSlotStateOffset));
+  ::close(claim.fd);
   claim.fd = -1;
 }
 
@@ -273,6 +297,7 @@ bool write_event_to_slot(const std::string& spool_dir, std::string_view json, st
     error = "fdatasync " + claim.path + ": " + errno_text(errno);
     ok = false;
   }
+  ok = ok && mark_slot_ready(claim, error);
   path = claim.path;
   release_slot(claim);
   return ok;

@@ -14,11 +14,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)is_slot_name(bytes);
   SlotRecord r = parse_slot(bytes);
-  if (r.state != SlotState::ready) return 0;
+  if (r.state != SlotState::ready && r.state != SlotState::prepared) return 0;
   if (r.json.data() != bytes.data() + kSlotHeaderBytes || r.json.size() > kSlotCapacity) std::abort();
-  const std::string again = encode_ready_slot(r.json);
+  const std::string again =
+      r.state == SlotState::ready ? encode_ready_slot(r.json) : encode_prepared_slot(r.json);
   if (bytes.substr(12, 8) != std::string_view(again).substr(12, 8)) std::abort();
   SlotRecord back = parse_slot(again);
-  if (back.state != SlotState::ready || back.json != r.json) std::abort();
+  if (back.state != r.state || back.json != r.json) std::abort();
   return 0;
 }

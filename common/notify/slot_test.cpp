@@ -44,6 +44,17 @@ TEST(SlotRecord, ReadyRoundTrip) {
   EXPECT_EQ(r.json, json);
 }
 
+TEST(SlotRecord, PreparedRecordCarriesItsEvent) {
+  const std::string rec = encode_prepared_slot("{}");
+  EXPECT_EQ(rec[kSlotStateOffset], 'P');
+  SlotRecord r = parse_slot(rec);
+  ASSERT_EQ(r.state, SlotState::prepared) << r.error;
+  EXPECT_EQ(r.json, "{}");
+  std::string flipped = rec;
+  flipped[kSlotStateOffset] = 'R';  // the commit flips one byte; the checksum does not cover it
+  EXPECT_EQ(parse_slot(flipped).state, SlotState::ready);
+}
+
 TEST(SlotRecord, ZeroHeaderIsFreeAndFreeMarkIsFree) {
   EXPECT_EQ(parse_slot(std::string(kSlotFileBytes, '\0')).state, SlotState::free);
   std::string rec = encode_ready_slot("{}");
@@ -149,6 +160,7 @@ TEST(SlotFiles, LockedSlotIsBusyForReaderAndSkippedByWriters) {
   ASSERT_TRUE(claim_slot(spool, a, error)) << error;
   ASSERT_TRUE(fill_slot(a, "{}", error)) << error;
   EXPECT_TRUE(read_slot(a.path).busy);  // written, not yet released: notifyd waits for the close
+  ASSERT_TRUE(mark_slot_ready(a, error)) << error;
   // Another writer of the same uid (its own open file description) does not get it.
   int other = ::open(a.path.c_str(), O_RDWR);
   ASSERT_GE(other, 0);
@@ -162,6 +174,34 @@ TEST(SlotFiles, LockedSlotIsBusyForReaderAndSkippedByWriters) {
   SlotRead r = read_slot(a.path);
   EXPECT_FALSE(r.busy);
   EXPECT_EQ(r.state, SlotState::ready);
+  fs::remove_all(spool);
+}
+
+TEST(SlotFiles, UncommittedSlotIsFreedAtRelease) {
+  const fs::path spool = fresh_slot_spool("mw-slot-rollback");
+  SlotClaim a;
+  std::string error;
+  ASSERT_TRUE(claim_slot(spool, a, error)) << error;
+  EXPECT_FALSE(mark_slot_ready(a, error));  // nothing written yet
+  ASSERT_TRUE(fill_slot(a, R"({"n":1})", error)) << error;
+  const std::string path = a.path;
+  release_slot(a);  // rolled back: never committed
+  EXPECT_EQ(read_slot(path).state, SlotState::free);
+  EXPECT_EQ(a.fd, -1);
+  release_slot(a);  // twice is harmless
+  // A prepared slot left by a writer that died (written, lock gone, no release) is not free.
+  SlotClaim b;
+  ASSERT_TRUE(claim_slot(spool, b, error)) << error;
+  ASSERT_TRUE(fill_slot(b, R"({"n":2})", error)) << error;
+  ::close(b.fd);  // as if the process died: the lock goes with it, nothing else happens
+  SlotRead r = read_slot(b.path);
+  EXPECT_FALSE(r.busy);
+  ASSERT_EQ(r.state, SlotState::prepared) << r.error;
+  EXPECT_EQ(r.json, R"({"n":2})");
+  SlotClaim c;
+  ASSERT_TRUE(claim_slot(spool, c, error)) << error;
+  EXPECT_NE(c.path, b.path);  // notifyd's to send, never overwritten
+  release_slot(c);
   fs::remove_all(spool);
 }
 

@@ -382,6 +382,10 @@ class Dispatcher {
       free_own(slot);
       return {};
     }
+    // Prepared and nobody holds it: left by a crash or a killed delivery process, perhaps after
+    // its delivery was answered (slot.h): sent, at least once.
+    if (r.state == notify::SlotState::prepared)
+      log::info("slots/", slot, ": event of a delivery that did not finish (crash or kill); sending it");
     notify::ParseResult parsed = notify::parse_event(r.json);
     if (!parsed.event) {
       ++metrics_.queued;

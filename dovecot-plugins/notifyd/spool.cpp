@@ -260,7 +260,7 @@ std::vector<Spool::Entry> Spool::list_queue() const {
       if (!r.opened || r.busy || r.state == notify::SlotState::free) continue;
       Entry e;
       e.name = "slots/" + name;
-      if (r.state == notify::SlotState::ready) describe(e, r.json, "");
+      if (r.state == notify::SlotState::ready || r.state == notify::SlotState::prepared) describe(e, r.json, "");
       else e.problem = r.error;
       out.push_back(std::move(e));
     }

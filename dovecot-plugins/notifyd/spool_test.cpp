@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/notify/event.h"
+#include "common/notify/slot.h"
 
 namespace mailward::notifyd {
 namespace {
@@ -25,6 +26,49 @@ TEST(NotifydSpool, StateFormat) {
   EXPECT_FALSE(parse_state("next_ms=5\n"));
   EXPECT_FALSE(parse_state("attempts=x\n"));
   EXPECT_FALSE(parse_state("garbage"));
+}
+
+TEST(NotifydSpool, SlotsInQueueAndDeadLetterContent) {
+  fs::path root = fs::temp_directory_path() / ("mw-notifyd-slots-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  Spool spool(root.string());
+  std::string error;
+  ASSERT_TRUE(spool.ensure(error)) << error;
+  struct stat st {};
+  ASSERT_EQ(::stat(spool.slots_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);  // the plugin's group writes slots here
+
+  notify::Event e;
+  e.id = "abcdefabcdefabcdefabcdefabcdef12";
+  e.time_ms = 3000;
+  e.user = "u@example.org";
+  e.target = "phone";
+  std::string path;
+  ASSERT_TRUE(notify::write_event_to_slot(root.string(), notify::serialize(e), path, error)) << error;
+  {  // not a slot name: never listed
+    FILE* f = std::fopen((spool.slots_dir() + "/notes.txt").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
+  const auto slots = spool.list_slots();
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_EQ(spool.slots_dir() + "/" + slots[0], path);
+  auto q = spool.list_queue();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_FALSE(q[0].dead);
+  EXPECT_EQ(q[0].name, "slots/" + slots[0]);
+  EXPECT_EQ(q[0].id, e.id);
+  EXPECT_EQ(q[0].target, "phone");
+  ASSERT_TRUE(notify::free_slot(path, error)) << error;
+  EXPECT_TRUE(spool.list_queue().empty());  // a free slot is not pending
+
+  ASSERT_TRUE(spool.dead_letter_content("9-x.json", "not json", RetryState{0, 0, "unreadable"}, error)) << error;
+  q = spool.list_queue();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_TRUE(q[0].dead);
+  EXPECT_FALSE(q[0].problem.empty());
+  EXPECT_EQ(q[0].state.last_error, "unreadable");
+  fs::remove_all(root);
 }
 
 TEST(NotifydSpool, LifeCycle) {

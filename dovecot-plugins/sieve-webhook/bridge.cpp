@@ -25,13 +25,13 @@ struct mw_webhook_config {
 };
 
 // An event between prepare and finish (bridge.h). Either in a slot (README.md, "Event slots"):
-// claimed at prepare, written at publish, fdatasynced by finish; or, when it is too large for a
+// written as prepared with its fdatasync running from prepare, flipped to ready at publish, the
+// fdatasync waited for by finish; or, when it is too large for a
 // slot or no slot is free, an event file: written in tmp/ with its fsync running from prepare,
 // renamed into new/ at publish, new/ fsynced by finish.
 struct mw_webhook_pending {
   mailward::notify::SlotClaim slot;         // fd >= 0: the event goes into this slot
-  std::string slot_json;                    // the event, serialised at prepare
-  mailward::webhook::AsyncFsync slot_sync;  // the slot's fdatasync, started at publish
+  mailward::webhook::AsyncFsync slot_sync;  // the slot's fdatasync, started at prepare
   mailward::notify::PreparedEvent prepared;
   mailward::webhook::AsyncFsync file_sync;  // the tmp/ file's fsync, started at prepare
   mailward::webhook::AsyncFsync dir_sync;   // new/'s fsync, started at publish
@@ -46,7 +46,7 @@ struct mw_webhook_pending {
   // fsyncs are waited for, and an event never published leaves nothing in tmp/.
   ~mw_webhook_pending() {
     if (slot_sync.started()) (void)slot_sync.wait();
-    mailward::notify::release_slot(slot);  // unpublished: nothing was written, the slot stays free
+    mailward::notify::release_slot(slot);  // unpublished: marked free again
     if (file_sync.started()) (void)file_sync.wait();
     if (!published) mailward::notify::discard_prepared(prepared);
     if (dir_sync.started()) (void)dir_sync.wait();
@@ -271,15 +271,20 @@ mw_webhook_pending* mw_webhook_prepare(const mw_webhook_config* config,
       emit(log, ctx, MW_LOG_ERROR, lost_text(*pending, "event id is not 32 lowercase hex characters"));
       return nullptr;
     }
-    pending->slot_json = mailward::notify::serialize(*built.event);
+    const std::string json = mailward::notify::serialize(*built.event);
     // A slot when the event fits and one is free; otherwise (no slots/ in an older spool, all
     // busy while notifyd is stopped) an event file, with the same guarantee.
-    if (pending->slot_json.size() <= mailward::notify::kSlotCapacity &&
+    if (json.size() <= mailward::notify::kSlotCapacity &&
         mailward::notify::claim_slot(settings.spool, pending->slot, error)) {
-      *status = MW_COMMIT_WRITTEN;
-      return pending.release();
+      if (mailward::notify::fill_slot(pending->slot, json, error)) {
+        // The fdatasync runs while Dovecot stores the message; finish waits for it.
+        pending->slot_sync.start(pending->slot.fd, mailward::webhook::AsyncFsync::Kind::data);
+        *status = MW_COMMIT_WRITTEN;
+        return pending.release();
+      }
+      emit(log, ctx, MW_LOG_WARNING, "webhook: " + error + "; writing an event file instead");
+      mailward::notify::release_slot(pending->slot);
     }
-    pending->slot_json.clear();
     error.clear();
     if (!mailward::notify::prepare_event(settings.spool, *built.event, pending->prepared, error)) {
       emit(log, ctx, MW_LOG_ERROR, lost_text(*pending, error));
@@ -300,13 +305,11 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
   try {
     std::string error;
     if (p->slot.fd >= 0) {
-      if (!mailward::notify::fill_slot(p->slot, p->slot_json, error)) {
+      if (!mailward::notify::mark_slot_ready(p->slot, error)) {
         emit(log, ctx, MW_LOG_ERROR, lost_text(*p, error));
         return MW_COMMIT_FAILED;
       }
       p->published = true;
-      // Durable once the fdatasync is done; finish waits for it before the delivery is answered.
-      p->slot_sync.start(p->slot.fd, mailward::webhook::AsyncFsync::Kind::data);
       emit(log, ctx, MW_LOG_INFO,
            "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" + p->slot.path +
                ")");

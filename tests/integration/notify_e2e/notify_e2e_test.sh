@@ -9,7 +9,10 @@
 #      and ntfy (subject as body, Title/Priority/Tags, Authorization from the token file)
 #   2. receiver down while 12 messages are delivered -> all 12 arrive after it comes back, none twice
 #   3. notifyd SIGKILLed while a stream of 60 deliveries is being sent, restarted -> nothing lost
-#      (an event sent but not yet deleted may be resent, always with the same Idempotency-Key)
+#      (an event sent but not yet deleted may be resent, always with the same Idempotency-Key);
+#      the events wait in slots (slots/, written in place) or in new/, and none is left after
+#   3b. a prepared slot left by a delivery process that died (written, never committed, lock gone)
+#      is sent after notifyd's restart (dovecot-plugins/notifyd/README.md, "Event slots")
 #   4. the signing secret and the ntfy token are in no log line, Sieve log, spool, state or dead
 #      file; nothing in the spool is readable by other users
 #
@@ -137,6 +140,19 @@ wait_total() { # N SECONDS
   for i in $(seq $(($2 * 10))); do [ "$(ok_total)" -ge "$1" ] && return 0; sleep 0.1; done
   fail "expected $1 requests at the receiver within $2 s, have $(ok_total) (notifyd log: $(tail -3 "$E/notifyd.log" 2>/dev/null))"
 }
+# pending_slots: slots holding an event (state byte P or R), i.e. not yet sent and freed
+pending_slots() {
+  python3 - "$SPOOL/slots" <<'PY'
+import os, sys
+d = sys.argv[1]
+n = 0
+for name in os.listdir(d) if os.path.isdir(d) else []:
+    with open(os.path.join(d, name), "rb") as f:
+        head = f.read(9)
+    n += head[:8] == b"mwslot1\n" and head[8:9] in (b"P", b"R")
+print(n)
+PY
+}
 load() { # PREFIX COUNT CONNS
   ip netns exec "$MW_NS" python3 "$LOAD" --server "$MW_IP_DOVECOT" --source "$MW_IP_GOOD" --rcpt "$MW_RCPT" \
     --prefix "$1" --count "$2" --conns "$3" --out "$W/$1.jsonl" >"$W/$1.summary" 2>&1 \
@@ -193,6 +209,11 @@ for b in bad: print("  " + b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
 grep -rqF "$marker" "$home/Maildir/new" || fail "message not in bob's Maildir"
+# Both events went through slots (notifyd created slots/ at start), and both slots are free again.
+[ "$(grep -cF "/slots/$MAIL_UID-" "$MW_LOGS/dovecot.log")" -ge 2 ] \
+  || fail "events not written into slots: $(grep -F "queued notification" "$MW_LOGS/dovecot.log" | tail -2)"
+[ "$(stat -c '%a %s' "$SPOOL/slots/$MAIL_UID-0")" = "660 16384" ] || fail "slot mode/size: $(stat -c '%a %s' "$SPOOL/slots/$MAIL_UID-0")"
+[ "$(pending_slots)" -eq 0 ] || fail "$(pending_slots) slots still hold an event after both were sent"
 say "1: ok"
 
 # check_stream PREFIX COUNT ALLOW_RESEND: every message of the run reached both targets; without
@@ -254,8 +275,8 @@ kill -9 "$NOTIFYD_PID"; wait "$NOTIFYD_PID" 2>/dev/null || true; NOTIFYD_PID=""
 mid=$(( $(ok_total) - base ))
 wait "$LOAD_PID" || fail "LMTP load during the kill failed: $(cat "$W/e2ekill.summary")"
 [ "$mid" -lt 120 ] || fail "all 120 notifications arrived before the kill: not mid-stream"
-left=$(find "$SPOOL/new" -name '*.json' | wc -l)
-say "3: killed after $mid of 120 requests; $left events waiting"
+left=$(( $(find "$SPOOL/new" -name '*.json' | wc -l) + $(pending_slots) ))
+say "3: killed after $mid of 120 requests; $left events waiting (slots: $(pending_slots))"
 [ "$left" -gt 0 ] || fail "no events left in the spool after the kill"
 start_notifyd
 wait_total $((base + 120)) 120
@@ -263,7 +284,44 @@ sleep 1.5
 out=$(check_stream e2ekill 60 1) || fail "SIGKILL run: $out"
 echo '{"status": 200}' >"$W/control"
 [ -z "$(find "$SPOOL/new" -name '*.json')" ] || fail "events left in new/ after everything was delivered"
+[ "$(pending_slots)" -eq 0 ] || fail "$(pending_slots) slots still hold an event after everything was delivered"
 say "3: ok ($out)"
+
+# === 3b. a prepared slot whose writer died =======================================================
+say "3b: prepared slot left by a dead writer"
+kill -TERM "$NOTIFYD_PID"; wait "$NOTIFYD_PID" 2>/dev/null || true; NOTIFYD_PID=""
+base=$(ok_total)
+orphan_id=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+# The record a delivery process writes in Sieve's execute phase (state P), in a free slot of the
+# mail user's, written as that user; the process then "dies" (no commit, no release).
+setpriv --reuid "$MAIL_UID" --regid "$MAIL_UID" --clear-groups /usr/bin/python3 - "$SPOOL/slots" "$orphan_id" "$MW_RCPT" <<'PY'
+import json, os, struct, sys, time, zlib
+d, eid, user = sys.argv[1:4]
+for k in range(64):
+    path = os.path.join(d, "%d-%d" % (os.getuid(), k))
+    if not os.path.exists(path): break
+    with open(path, "rb") as f: head = f.read(9)
+    if head[8:9] not in (b"P", b"R"): break
+ev = {"version": 1, "id": eid, "time_ms": int(time.time() * 1000), "user": user, "mailbox": "INBOX",
+      "envelope_from": "a@b.example", "header_from": "a@b.example", "to": user, "subject": "orphan",
+      "message_id": "<orphan@e2e>", "size": 1, "target": "generic", "title": "t", "message": "orphan",
+      "priority": "normal", "fields": []}
+js = json.dumps(ev, separators=(",", ":")).encode()
+ln = struct.pack("<I", len(js))
+rec = b"mwslot1\n" + b"P\0\0\0" + ln + struct.pack("<I", zlib.crc32(ln + js)) + b"\0" * 12 + js
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o660)
+os.pwrite(fd, rec + b"\0" * (16384 - len(rec)), 0)
+os.fsync(fd); os.close(fd)
+PY
+[ "$(pending_slots)" -eq 1 ] || fail "the orphan record is not in a slot"
+start_notifyd
+wait_total $((base + 1)) 20
+python3 -c 'import json,sys; sys.exit(0 if any(json.loads(l)["headers"].get("Idempotency-Key") == sys.argv[2] for l in open(sys.argv[1])) else 1)' \
+  "$REQ" "$orphan_id" || fail "the orphan prepared event was not sent"
+for _ in $(seq 30); do [ "$(pending_slots)" -eq 0 ] && break; sleep 0.1; done
+[ "$(pending_slots)" -eq 0 ] || fail "the orphan slot was not freed after sending"
+grep -qF "did not finish" "$E/notifyd.log" || fail "notifyd did not log the orphan slot"
+say "3b: ok"
 
 # === 4. secrets ===================================================================================
 say "4: secret and token never logged or spooled"
