@@ -113,11 +113,11 @@ eval "demo_base_dovecot_write() $(declare -f mw_dovecot_write | tail -n +2)"
 mw_dovecot_write() {
   demo_base_dovecot_write
   NOTIFY="$S/notify"; SPOOL="$NOTIFY/spool"; MWCONF="$NOTIFY/mailward.conf"; RECV_DIR="$NOTIFY/received"
-  mkdir -p "$NOTIFY/plugins" "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/dead" "$RECV_DIR"
+  mkdir -p "$NOTIFY/plugins" "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/slots" "$SPOOL/dead" "$RECV_DIR"
   cp "$PLUGIN" "$NOTIFY/plugins/"
   chmod 0755 "$NOTIFY" "$NOTIFY/plugins"; chmod 0644 "$NOTIFY/plugins/"*
-  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/dead"
-  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/dead"
+  chown 65534:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/slots" "$SPOOL/dead"
+  chmod 0750 "$SPOOL"; chmod 2770 "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/slots" "$SPOOL/dead"
   cat >"$MWCONF" <<CONF
 # mailward notification settings of the demo (Sieve plugin + mailward-notifyd), generated.
 [notify]
@@ -459,7 +459,7 @@ cat <<EOF
 
 Delivered mail (Maildir):   $MW_MAIL/mailward.example/bob/Maildir/new/
 Notifications received:     $RECV_DIR/  (one file per webhook request; receiver on http://$RECV_IP:$RECV_PORT/)
-Notification spool:         $SPOOL/  (events waiting for mailward-notifyd: new/, failed ones: dead/)
+Notification spool:         $SPOOL/  (events waiting for mailward-notifyd: slots/ and new/, failed ones: dead/)
 Logs:                       $MW_LOGS/  (milter.log, policyd.log, notifyd.log, postfix-mx.log, dovecot.log, nsd.log)
 mailward-milter config:     $MW_MILTER_CONF  ([spam] at the end)
 mailward-policyd config:    $POLICYD_CONF  (sender map: $work/senders)
