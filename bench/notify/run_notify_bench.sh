@@ -406,7 +406,7 @@ for r in rs:
     ncpu = None
     if base:
         ncpu = r["dovecot_cpu_ms"] - base["dovecot_cpu_ms"] + r["notifyd_cpu_ms"]
-    fs = "-" if r["run"][0] in "acpl" else ("notifyd stopped; " if r["run"][0] in "sS" else "") + ("plugin B; " if r["run"][0] in "BSX" else "") + ({"fsync": "fsync file + fsync new/ (today)", "fdatasync": "fdatasync file + fsync new/",
+    fs = "-" if r["run"][0] in "acpl" else ("notifyd stopped; " if r["run"][0] in "sS" else "") + ("plugin B; " if r["run"][0] in "BSX" else "") + ({"fsync": "as built (slot: fdatasync; event file: fsync file + fsync new/)", "fdatasync": "fdatasync file + fsync new/",
           "nodir": "fsync file only", "fdatasync-nodir": "fdatasync file only", "none": "none"}[r["mode"]])
     nl = "%s / %s" % (f(r.get("notify_p50")), f(r.get("notify_p99"))) if "notify_p50" in r else "-"
     rc = "%d / %d" % (r["received"], r["duplicates"]) if "received" in r else "-"

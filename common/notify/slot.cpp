@@ -108,9 +108,27 @@ long uid_of_slot_name(std::string_view name) {
 // Per process: where the next claim starts looking (the slot after the last one taken is most
 // likely free: notifyd frees slots in about the order they were written), and until when the
 // slots of which spool count as busy.
-unsigned g_next_slot = 0;
+// Starts at a number of its own per process (pid % 8), so that concurrent deliveries of one user
+// do not all probe the same slots first.
+unsigned g_next_slot = ~0u;
 std::chrono::steady_clock::time_point g_all_busy_until{};
 std::string g_all_busy_spool;
+
+// Takes the slot open at FD for a writer of UID, or closes FD: locked by nobody else, a slot
+// file of ours, and holding no prepared or ready record (those are notifyd's until it writes 'F';
+// a prepared one nobody holds is left by a crash). Anything else under our lock (free, never
+// written, not a record) may be overwritten.
+bool claim_open_slot(int fd, uid_t uid) {
+  struct stat st {};
+  char header[kSlotHeaderBytes];
+  bool take = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0 && is_slot_file(st, uid) &&
+              pread_full(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
+  if (take && std::memcmp(header, kMagic, sizeof kMagic) == 0 &&
+      (header[kSlotStateOffset] == kReady || header[kSlotStateOffset] == kPrepared))
+    take = false;
+  if (!take) ::close(fd);
+  return take;
+}
 
 void back_off(const std::string& spool_dir, std::chrono::steady_clock::time_point now) {
   g_all_busy_until = now + std::chrono::seconds(1);
@@ -187,36 +205,34 @@ bool claim_slot(const std::string& spool_dir, SlotClaim& out, std::string& error
   }
   const uid_t uid = ::geteuid();
   const std::string dir = spool_dir + "/slots";
-  int missing = -1;  // the first slot number found not to exist
-  for (unsigned i = 0; i < kSlotsPerUid; ++i) {
-    const unsigned k = (g_next_slot + i) % kSlotsPerUid;
+  if (g_next_slot == ~0u) g_next_slot = static_cast<unsigned>(::getpid()) % 8;
+  // Slots are created at the lowest missing number, so they are numbered 0..N-1 (but for a gap
+  // an administrator left): look from where this process took its last one up to the first
+  // missing number, then from 0 up to that start. Each look at a slot that does not exist is a
+  // failed open, so stopping at the first one matters (probing all 64 names cost 0.08 ms).
+  const unsigned start = g_next_slot % kSlotsPerUid;
+  int missing = -1;  // the lowest slot number found not to exist
+  unsigned k = start;
+  bool wrapped = start == 0;
+  for (unsigned looked = 0; looked < kSlotsPerUid; ++looked) {
     std::string path = dir + "/" + slot_name(uid, k);
     int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) {
-        if (missing < 0) missing = static_cast<int>(k);
-        continue;
-      }
-      continue;
+    const bool absent = fd < 0 && errno == ENOENT;
+    if (absent && (missing < 0 || static_cast<int>(k) < missing)) missing = static_cast<int>(k);
+    if (fd >= 0 && claim_open_slot(fd, uid)) {
+      g_next_slot = k + 1;
+      out.fd = fd;
+      out.path = std::move(path);
+      return true;
     }
-    struct stat st {};
-    char header[kSlotHeaderBytes];
-    bool take = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0 && is_slot_file(st, uid) &&
-                pread_full(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
-    // A prepared or ready record is notifyd's until it writes 'F' (a prepared one nobody holds
-    // is left by a crash); anything else under our lock (free, never written, not a record) may
-    // be overwritten.
-    if (take && std::memcmp(header, kMagic, sizeof kMagic) == 0 &&
-        (header[kSlotStateOffset] == kReady || header[kSlotStateOffset] == kPrepared))
-      take = false;
-    if (!take) {
-      ::close(fd);
-      continue;
+    if (absent || k + 1 == kSlotsPerUid) {  // the end of the numbers from START: go on from 0
+      if (wrapped) break;
+      wrapped = true;
+      k = 0;
+    } else {
+      ++k;
     }
-    g_next_slot = k + 1;
-    out.fd = fd;
-    out.path = std::move(path);
-    return true;
+    if (wrapped && k == start) break;
   }
   if (missing < 0) {
     back_off(spool_dir, now);

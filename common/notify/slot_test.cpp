@@ -247,6 +247,29 @@ TEST(SlotFiles, AllSlotsReadyMeansNoClaimForASecond) {
   fs::remove_all(other);
 }
 
+TEST(SlotFiles, NewSlotTakesTheLowestMissingNumber) {
+  const fs::path spool = fresh_slot_spool("mw-slot-gap");
+  std::string path, error;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;
+  const unsigned uid = ::geteuid();
+  for (unsigned k = 0; k < 4; ++k) EXPECT_TRUE(fs::exists(spool / "slots" / slot_name(uid, k))) << k;
+  fs::remove(spool / "slots" / slot_name(uid, 1));  // a gap, as an administrator might leave
+  ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;
+  EXPECT_EQ(fs::path(path).filename(), slot_name(uid, 1));
+  ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;
+  EXPECT_EQ(fs::path(path).filename(), slot_name(uid, 4));
+  // Freed slots are found again wherever this process starts looking.
+  ASSERT_TRUE(free_slot((spool / "slots" / slot_name(uid, 0)).string(), error)) << error;
+  ASSERT_TRUE(free_slot((spool / "slots" / slot_name(uid, 3)).string(), error)) << error;
+  std::set<std::string> names;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;
+    names.insert(fs::path(path).filename().string());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{slot_name(uid, 0), slot_name(uid, 3)}));
+  fs::remove_all(spool);
+}
+
 TEST(SlotFiles, NoSlotsDirectoryFailsCleanly) {
   const fs::path spool = fs::temp_directory_path() / ("mw-slot-none-" + std::to_string(::getpid()));
   fs::remove_all(spool);
