@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -341,13 +342,18 @@ SlotRead read_slot(const std::string& path) {
     ::close(fd);
     return r;
   }
-  std::string content(kSlotFileBytes, '\0');
-  // The header and a typical event in one read; the rest of the record only when it is longer.
-  ssize_t got = pread_full(fd, content.data(), 4096, 0);
-  if (got >= static_cast<ssize_t>(kSlotHeaderBytes) &&
-      get_le32(content.data() + 12) + kSlotHeaderBytes > static_cast<std::size_t>(got)) {
-    ssize_t more = pread_full(fd, content.data() + got, kSlotFileBytes - static_cast<std::size_t>(got), got);
-    got = more < 0 ? -1 : got + more;
+  // The header and a typical event in one read; the rest of the record only when it is longer
+  // (the buffer grows to the record's length, at most the file).
+  constexpr std::size_t kFirstRead = 4096;
+  std::string content(kFirstRead, '\0');
+  ssize_t got = pread_full(fd, content.data(), kFirstRead, 0);
+  if (got == static_cast<ssize_t>(kFirstRead)) {
+    const std::size_t want = std::min<std::size_t>(get_le32(content.data() + 12) + kSlotHeaderBytes, kSlotFileBytes);
+    if (want > kFirstRead) {
+      content.resize(want);
+      ssize_t more = pread_full(fd, content.data() + kFirstRead, want - kFirstRead, static_cast<off_t>(kFirstRead));
+      got = more < 0 ? -1 : got + more;
+    }
   }
   const int read_errno = errno;
   ::close(fd);
