@@ -39,7 +39,8 @@ TEST(SlotRecord, ReadyRoundTrip) {
   ASSERT_EQ(rec.size(), kSlotHeaderBytes + json.size());
   EXPECT_EQ(rec.substr(0, 8), "mwslot1\n");
   EXPECT_EQ(rec[kSlotStateOffset], 'R');
-  SlotRecord r = parse_slot(rec + std::string(100, 'x'));  // the rest of the file follows
+  const std::string file = rec + std::string(100, 'x');  // the rest of the file follows
+  SlotRecord r = parse_slot(file);  // r.json points into FILE
   ASSERT_EQ(r.state, SlotState::ready) << r.error;
   EXPECT_EQ(r.json, json);
 }
