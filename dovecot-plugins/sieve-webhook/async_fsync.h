@@ -37,9 +37,12 @@ class AsyncFsync {
 
   // For tests: makes start() behave as if AIO were unavailable in this process.
   static void disable_aio_for_testing(bool disabled);
+  // For tests: the next wait for a completion fails as if io_getevents had.
+  static void fail_next_reap_for_testing();
 
  private:
   int fd_ = -1;
+  std::uint64_t id_ = 0;  // the request's number in the process's AIO context
   bool submitted_ = false;
   bool datasync_ = false;
   bool done_ = false;
