@@ -44,7 +44,9 @@ mw_dovecot_write() {
   cp "$PLUGIN" "$WH/plugins/"
   chmod 0755 "$WH" "$WH/plugins"; chmod 0644 "$WH/plugins/"*
   # Spool as documented in the README: directories group-owned by the group the mail user shares
-  # with notifyd (here nogroup, gid 65534), setgid, no access for others.
+  # with notifyd (here nogroup, gid 65534), setgid, no access for others. No slots/ on purpose: this
+  # test covers the event files (the plugin's fallback, and what every check below reads); the
+  # slots are covered by tests/integration/notify_e2e with notifyd.
   chown root:65534 "$SPOOL" "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/dead"
   chmod 2770 "$SPOOL/tmp" "$SPOOL/new" "$SPOOL/dead"
   chmod 0750 "$SPOOL"
