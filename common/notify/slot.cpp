@@ -241,18 +241,26 @@ bool claim_slot(const std::string& spool_dir, SlotClaim& out, std::string& error
     return false;
   }
   // A new slot: created full size and synced with its directory once, so that every later write
-  // into it changes no metadata.
-  std::string path = dir + "/" + slot_name(uid, static_cast<unsigned>(missing));
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+  // into it changes no metadata. Another delivery of the same user may create the same number at
+  // the same moment: the loser takes the next number.
+  std::string path;
+  int fd = -1;
+  for (unsigned number = static_cast<unsigned>(missing); number < kSlotsPerUid && fd < 0; ++number) {
+    path = dir + "/" + slot_name(uid, number);
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+    if (fd < 0 && errno != EEXIST) break;
+    missing = static_cast<int>(number);
+  }
   if (fd < 0) {
     error = "create " + path + ": " + errno_text(errno);
-    back_off(spool_dir, now);  // no slots/ (an older spool), or full
+    back_off(spool_dir, now);  // no slots/ (an older spool), no permission, or full
     return false;
   }
   (void)::fchmod(fd, 0660);  // the umask may have removed group write; notifyd needs it to free
   const std::string zeros(kSlotFileBytes, '\0');
   int dfd = -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !pwrite_all(fd, zeros.data(), zeros.size(), 0) || ::fsync(fd) != 0 ||
+  // Blocking: a writer probing the empty file holds its lock only until it sees the wrong size.
+  if (::flock(fd, LOCK_EX) != 0 || !pwrite_all(fd, zeros.data(), zeros.size(), 0) || ::fsync(fd) != 0 ||
       (dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || ::fsync(dfd) != 0) {
     error = "create " + path + ": " + errno_text(errno);
     if (dfd >= 0) ::close(dfd);
@@ -332,6 +340,11 @@ SlotRead read_slot(const std::string& path) {
   const std::string_view name = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
   struct stat st {};
   const long owner = uid_of_slot_name(name);
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+    r.state = SlotState::free;  // being created by a writer: nothing in it yet
+    ::close(fd);
+    return r;
+  }
   if (::fstat(fd, &st) != 0 || owner < 0 || !is_slot_file(st, static_cast<uid_t>(owner))) {
     r.error = path + ": not a slot file (type, size, links or owner)";
     ::close(fd);

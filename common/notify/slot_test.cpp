@@ -271,6 +271,23 @@ TEST(SlotFiles, NewSlotTakesTheLowestMissingNumber) {
   fs::remove_all(spool);
 }
 
+TEST(SlotFiles, ANumberTakenMeanwhileMovesCreationToTheNext) {
+  const fs::path spool = fresh_slot_spool("mw-slot-race");
+  const unsigned uid = ::geteuid();
+  std::string path, error;
+  ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;  // slot 0, ready
+  // Another delivery has just created slot 1 (empty, not yet filled): not a failure, the next
+  // number is created instead, and the empty file reads as free without a complaint.
+  { std::ofstream(spool / "slots" / slot_name(uid, 1)); }
+  EXPECT_EQ(read_slot((spool / "slots" / slot_name(uid, 1)).string()).state, SlotState::free);
+  EXPECT_TRUE(read_slot((spool / "slots" / slot_name(uid, 1)).string()).error.empty());
+  SlotClaim claim;
+  ASSERT_TRUE(claim_slot(spool, claim, error)) << error;
+  EXPECT_EQ(fs::path(claim.path).filename(), slot_name(uid, 2));
+  release_slot(claim);
+  fs::remove_all(spool);
+}
+
 TEST(SlotFiles, NoSlotsDirectoryFailsCleanly) {
   const fs::path spool = fs::temp_directory_path() / ("mw-slot-none-" + std::to_string(::getpid()));
   fs::remove_all(spool);
