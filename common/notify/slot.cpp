@@ -383,6 +383,28 @@ SlotRead read_slot(const std::string& path) {
   return r;
 }
 
+bool remove_idle_slot(const std::string& path, std::int64_t now_s) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  const std::size_t slash = path.rfind('/');
+  const long owner = uid_of_slot_name(std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1));
+  struct stat st {};
+  char header[kSlotHeaderBytes];
+  bool idle = owner >= 0 && ::fstat(fd, &st) == 0 && now_s - static_cast<std::int64_t>(st.st_mtime) >= kSlotIdleSeconds &&
+              ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  if (idle && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == static_cast<uid_t>(owner)) {
+    // left empty by a writer that died while creating it
+  } else {
+    idle = idle && is_slot_file(st, static_cast<uid_t>(owner)) &&
+           pread_full(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+           parse_slot(std::string_view(header, sizeof header)).state == SlotState::free;
+  }
+  // Under the lock: no writer holds it, and one that opens it later sees no link (is_slot_file).
+  idle = idle && ::unlink(path.c_str()) == 0;
+  ::close(fd);
+  return idle;
+}
+
 bool free_slot(const std::string& path, std::string& error) {
   int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {

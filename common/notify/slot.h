@@ -107,5 +107,11 @@ struct SlotRead {
 SlotRead read_slot(const std::string& path);
 // Marks the slot free (state 'F' at kSlotStateOffset). Not synced.
 bool free_slot(const std::string& path, std::string& error);
+// Slots are never removed by writers; notifyd removes a free slot nobody has written for
+// kSlotIdleSeconds (its mtime), under an exclusive lock, so that a server with many mail-user uids
+// keeps slots only for the users who get notifications. A writer that opened the file before
+// the unlink finds it with no link and takes another. True when the slot was removed.
+inline constexpr long kSlotIdleSeconds = 86400;
+bool remove_idle_slot(const std::string& path, std::int64_t now_s);
 
 }  // namespace mailward::notify

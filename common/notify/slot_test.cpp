@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -285,6 +286,38 @@ TEST(SlotFiles, ANumberTakenMeanwhileMovesCreationToTheNext) {
   ASSERT_TRUE(claim_slot(spool, claim, error)) << error;
   EXPECT_EQ(fs::path(claim.path).filename(), slot_name(uid, 2));
   release_slot(claim);
+  fs::remove_all(spool);
+}
+
+TEST(SlotFiles, IdleFreeSlotsAreRemovedOthersKept) {
+  const fs::path spool = fresh_slot_spool("mw-slot-idle");
+  const unsigned uid = ::geteuid();
+  std::string path, error;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;
+  const auto slot = [&](unsigned k) { return (spool / "slots" / slot_name(uid, k)).string(); };
+  ASSERT_TRUE(free_slot(slot(0), error)) << error;
+  ASSERT_TRUE(free_slot(slot(2), error)) << error;
+  { std::ofstream(spool / "slots" / slot_name(uid, 3)); }  // a creator died before filling it
+  const std::int64_t now = ::time(nullptr);
+  EXPECT_FALSE(remove_idle_slot(slot(0), now));  // free, but written just now
+  const std::int64_t later = now + kSlotIdleSeconds + 1;
+  EXPECT_FALSE(remove_idle_slot(slot(1), later));  // ready: notifyd's to send, never removed
+  {  // a writer holding slot 2 (free) keeps it
+    int fd = ::open(slot(2).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    EXPECT_FALSE(remove_idle_slot(slot(2), later));
+    ::close(fd);
+  }
+  EXPECT_TRUE(remove_idle_slot(slot(0), later));
+  EXPECT_TRUE(remove_idle_slot(slot(2), later));
+  EXPECT_TRUE(remove_idle_slot(slot(3), later));
+  EXPECT_FALSE(fs::exists(slot(0)));
+  EXPECT_TRUE(fs::exists(slot(1)));
+  EXPECT_FALSE(fs::exists(slot(3)));
+  // The next writer creates the lowest missing number again.
+  ASSERT_TRUE(write_event_to_slot(spool, "{}", path, error)) << error;
+  EXPECT_EQ(path, slot(0));
   fs::remove_all(spool);
 }
 

@@ -327,6 +327,8 @@ class Dispatcher {
     own_closes_.clear();
     for (const std::string& slot : spool_.list_slots())
       if (std::string name = add_slot_job(slot); !name.empty()) present[name] = true;
+    if (const std::size_t idle = spool_.remove_idle_slots(now_ms() / 1000); idle > 0)
+      log::info("removed ", idle, " slots unused for a day");
     for (auto it = jobs_.begin(); it != jobs_.end();) {
       if (!it->second.in_flight && !present.contains(it->first)) {
         due_.erase({it->second.due_ms, it->first});

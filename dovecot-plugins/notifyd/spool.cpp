@@ -215,6 +215,12 @@ bool Spool::dead_letter(const std::string& name, const RetryState& state, std::s
   return true;
 }
 
+std::size_t Spool::remove_idle_slots(std::int64_t now_s) const {
+  std::size_t removed = 0;
+  for (const std::string& name : list_slots()) removed += notify::remove_idle_slot(slots_dir() + "/" + name, now_s);
+  return removed;
+}
+
 bool Spool::dead_letter_content(const std::string& name, const std::string& content, const RetryState& state,
                                 std::string& error) const {
   return write_atomic(dead_dir(), name + ".error", format_state(state), error) &&

@@ -42,6 +42,9 @@ class Spool {
   std::vector<std::string> list_new() const;
   // Names in slots/ that are slot names (notify::is_slot_name), sorted.
   std::vector<std::string> list_slots() const;
+  // Removes the slots nobody has used for notify::kSlotIdleSeconds (notify::remove_idle_slot);
+  // returns how many.
+  std::size_t remove_idle_slots(std::int64_t now_s) const;
   std::optional<std::string> read_event(const std::string& name, std::string& error) const;
   std::optional<RetryState> read_state(const std::string& name) const;
   bool write_state(const std::string& name, const RetryState& state, std::string& error) const;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 
 #include "common/notify/event.h"
@@ -61,6 +62,9 @@ TEST(NotifydSpool, SlotsInQueueAndDeadLetterContent) {
   EXPECT_EQ(q[0].target, "phone");
   ASSERT_TRUE(notify::free_slot(path, error)) << error;
   EXPECT_TRUE(spool.list_queue().empty());  // a free slot is not pending
+  EXPECT_EQ(spool.remove_idle_slots(::time(nullptr)), 0u);  // used just now
+  EXPECT_EQ(spool.remove_idle_slots(::time(nullptr) + notify::kSlotIdleSeconds + 1), 1u);
+  EXPECT_TRUE(spool.list_slots().empty());
 
   ASSERT_TRUE(spool.dead_letter_content("9-x.json", "not json", RetryState{0, 0, "unreadable"}, error)) << error;
   q = spool.list_queue();
