@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/util/fd_io.h"
+
 namespace mailward::notify {
 
 namespace {
@@ -370,17 +372,11 @@ bool prepare_event(const std::string& spool_dir, const Event& event, PreparedEve
     }
   }
   if (!reused) (void)::fchmod(fd, 0640);  // umask may have removed bits; reused files are 0640
-  std::size_t done = 0;
-  while (done < body.size()) {
-    ssize_t n = ::pwrite(fd, body.data() + done, body.size() - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = "write " + tmp_path + ": " + errno_text(errno);
-      ::close(fd);
-      ::unlink(tmp_path.c_str());
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
+  if (!fdio::pwrite_all(fd, body.data(), body.size(), 0)) {
+    error = "write " + tmp_path + ": " + errno_text(errno);
+    ::close(fd);
+    ::unlink(tmp_path.c_str());
+    return false;
   }
   // A reused file may be longer than this event: cut it to the new length (within its first
   // block for events up to kRecycleMaxBytes, so nothing is freed or allocated).

@@ -12,7 +12,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/util/fd_io.h"
+
 namespace mailward::notify {
+
+using fdio::pread_full;
+using fdio::pwrite_all;
 
 namespace {
 
@@ -54,33 +59,6 @@ std::uint32_t record_crc(const char* length_field, std::string_view json) {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-bool pwrite_all(int fd, const char* data, std::size_t size, off_t offset) {
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pwrite(fd, data + done, size - done, offset + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-ssize_t pread_full(int fd, char* data, std::size_t size, off_t offset) {
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, data + done, size - done, offset + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  return static_cast<ssize_t>(done);
-}
-
 // A slot file as created by claim_slot: a regular file with one link, the full size, owned by
 // OWNER. Anything else in slots/ (a symlink is refused by O_NOFOLLOW already, a hard link to
 // someone else's file, a file of another size) is never written or trusted.
@@ -104,6 +82,18 @@ long uid_of_slot_name(std::string_view name) {
     else k = k * 10 + static_cast<unsigned>(name[i] - '0');
   }
   return k < kSlotsPerUid && uid <= 0xFFFFFFFFL ? uid : -1;
+}
+
+// The uid the file name of PATH says (uid_of_slot_name), or -1.
+long owner_of_slot_path(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return uid_of_slot_name(path.substr(slash == std::string_view::npos ? 0 : slash + 1));
+}
+
+// An empty regular file of OWNER: a slot a writer has created and not yet filled (or died while
+// filling).
+bool is_unfilled_slot_file(const struct stat& st, long owner) {
+  return S_ISREG(st.st_mode) && st.st_size == 0 && owner >= 0 && st.st_uid == static_cast<uid_t>(owner);
 }
 
 // Per process: where the next claim starts looking (the slot after the last one taken is most
@@ -336,16 +326,16 @@ SlotRead read_slot(const std::string& path) {
     return r;
   }
   r.opened = true;
-  const std::size_t slash = path.rfind('/');
-  const std::string_view name = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
   struct stat st {};
-  const long owner = uid_of_slot_name(name);
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+  const long owner = owner_of_slot_path(path);
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  if (stat_ok && is_unfilled_slot_file(st, owner)) {
     r.state = SlotState::free;  // being created by a writer: nothing in it yet
     ::close(fd);
     return r;
   }
-  if (::fstat(fd, &st) != 0 || owner < 0 || !is_slot_file(st, static_cast<uid_t>(owner))) {
+  if (!stat_ok || owner < 0 || !is_slot_file(st, static_cast<uid_t>(owner))) {
+    r.not_a_slot_file = true;
     r.error = path + ": not a slot file (type, size, links or owner)";
     ::close(fd);
     return r;
@@ -386,19 +376,16 @@ SlotRead read_slot(const std::string& path) {
 bool remove_idle_slot(const std::string& path, std::int64_t now_s) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
-  const std::size_t slash = path.rfind('/');
-  const long owner = uid_of_slot_name(std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1));
+  const long owner = owner_of_slot_path(path);
   struct stat st {};
   char header[kSlotHeaderBytes];
   bool idle = owner >= 0 && ::fstat(fd, &st) == 0 && now_s - static_cast<std::int64_t>(st.st_mtime) >= kSlotIdleSeconds &&
               ::flock(fd, LOCK_EX | LOCK_NB) == 0;
-  if (idle && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == static_cast<uid_t>(owner)) {
-    // left empty by a writer that died while creating it
-  } else {
-    idle = idle && is_slot_file(st, static_cast<uid_t>(owner)) &&
+  // Free, or left empty by a writer that died while creating it.
+  if (idle && !is_unfilled_slot_file(st, owner))
+    idle = is_slot_file(st, static_cast<uid_t>(owner)) &&
            pread_full(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
            parse_slot(std::string_view(header, sizeof header)).state == SlotState::free;
-  }
   // Under the lock: no writer holds it, and one that opens it later sees no link (is_slot_file).
   idle = idle && ::unlink(path.c_str()) == 0;
   ::close(fd);
@@ -411,8 +398,7 @@ bool free_slot(const std::string& path, std::string& error) {
     error = "open " + path + ": " + errno_text(errno);
     return false;
   }
-  const std::size_t slash = path.rfind('/');
-  const long owner = uid_of_slot_name(std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1));
+  const long owner = owner_of_slot_path(path);
   struct stat st {};
   bool ok = ::fstat(fd, &st) == 0 && owner >= 0 && is_slot_file(st, static_cast<uid_t>(owner));
   if (!ok) error = path + ": not a slot file (type, size, links or owner)";

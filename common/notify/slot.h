@@ -100,6 +100,7 @@ bool write_event_to_slot(const std::string& spool_dir, std::string_view json, st
 struct SlotRead {
   bool opened = false;  // false: the file is gone or unreadable (error says why)
   bool busy = false;    // a writer holds the slot's lock: its close will be reported again
+  bool not_a_slot_file = false;  // wrong type, size, link count or owner: never trusted
   SlotState state = SlotState::invalid;
   std::string json;     // the event when prepared or ready
   std::string error;    // why not opened, or why invalid

@@ -215,6 +215,7 @@ TEST(SlotFiles, ForeignOrOddFilesAreNotSlots) {
   SlotRead r = read_slot((spool / "slots" / name).string());
   EXPECT_EQ(r.state, SlotState::invalid);
   EXPECT_NE(r.error.find("not a slot file"), std::string::npos);
+  EXPECT_TRUE(r.not_a_slot_file);
   std::string error;
   EXPECT_FALSE(free_slot((spool / "slots" / name).string(), error));
   EXPECT_EQ(file_bytes(spool / "slots" / name), "short");

@@ -374,7 +374,7 @@ class Dispatcher {
     if (!r.opened || r.busy || r.state == notify::SlotState::free) return {};
     std::string error;
     if (r.state == notify::SlotState::invalid) {
-      if (r.error.find("not a slot file") != std::string::npos) {
+      if (r.not_a_slot_file) {
         log::warning("slots/", slot, ": ", r.error, "; ignored");
         return {};
       }

@@ -12,6 +12,7 @@
 
 #include "common/notify/event.h"
 #include "common/notify/slot.h"
+#include "common/util/fd_io.h"
 #include "common/util/text.h"
 
 namespace mailward::notifyd {
@@ -64,17 +65,11 @@ bool write_atomic(const std::string& dir, const std::string& name, const std::st
     error = "open " + tmp + ": " + std::strerror(errno);
     return false;
   }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = "write " + tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
+  if (!fdio::pwrite_all(fd, content.data(), content.size(), 0)) {  // a new, empty file
+    error = "write " + tmp + ": " + std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return false;
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     error = "fsync " + tmp + ": " + std::strerror(errno);

@@ -101,6 +101,11 @@ std::string lost_text(const mw_webhook_pending& p, const std::string& error) {
          p.spool + ": " + error + " (message delivered, notification lost)";
 }
 
+// The line for an event that notifyd will now see, at PATH (its slot or its file in new/).
+std::string queued_text(const mw_webhook_pending& p, const std::string& path) {
+  return "webhook: queued notification " + p.id + " for target \"" + p.target + "\" (" + path + ")";
+}
+
 }  // namespace
 
 extern "C" {
@@ -310,9 +315,7 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
         return MW_COMMIT_FAILED;
       }
       p->published = true;
-      emit(log, ctx, MW_LOG_INFO,
-           "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" + p->slot.path +
-               ")");
+      emit(log, ctx, MW_LOG_INFO, queued_text(*p, p->slot.path));
       return MW_COMMIT_WRITTEN;
     }
     const int sync_errno = p->file_sync.wait();
@@ -328,9 +331,7 @@ mw_commit_status mw_webhook_publish(mw_webhook_pending* p, mw_log_fn* log, void*
     p->dir_fd = ::open(p->prepared.new_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (p->dir_fd >= 0) p->dir_sync.start(p->dir_fd);
     else p->dir_error = "open " + p->prepared.new_dir + ": " + std::strerror(errno);
-    emit(log, ctx, MW_LOG_INFO,
-         "webhook: queued notification " + p->id + " for target \"" + p->target + "\" (" +
-             p->prepared.new_path + ")");
+    emit(log, ctx, MW_LOG_INFO, queued_text(*p, p->prepared.new_path));
     return MW_COMMIT_WRITTEN;
   } catch (...) {
     emit_caught(log, ctx, "webhook: notification not written: ");
